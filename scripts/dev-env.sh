@@ -8,7 +8,7 @@ PYTHON="${PYTHON:-python3}"
   || die "Python 3.11 or newer is needed (ansible-core 2.19)"
 
 stamp="$AISEC_VENV/.aisec-lock.sha256"
-want="$(sha256sum "$AISEC_ROOT/requirements-dev.lock" "$AISEC_ROOT/requirements.txt" | sha256sum | cut -c1-64)"
+want="$(cat "$AISEC_ROOT/requirements-dev.lock" "$AISEC_ROOT/requirements.txt" | sha256sum | cut -c1-64)"
 if [ ! -x "$AISEC_VENV/bin/python" ]; then
   log "creating virtualenv $AISEC_VENV"
   "$PYTHON" -m venv "$AISEC_VENV"
