@@ -131,8 +131,7 @@ def test_vendored_schema_digests():
         "cvss-v3.1.json",
     }
     for digest, name in lines:
-        with open(os.path.join(schema_dir, name), "rb") as handle:
-            assert hashlib.sha256(handle.read()).hexdigest() == digest, name
+        assert hashlib.sha256(C.read_schema_bytes(name)).hexdigest() == digest, name
     for name in ("NOTICE", "LICENSE-FIRST-CVSS"):
         assert os.path.isfile(os.path.join(schema_dir, name))
     # Official CSAF 2.0 (Errata 01 release) digests.
