@@ -22,7 +22,7 @@ step() {  # step NAME COMMAND... : run, time and record a step; abort on failure
 }
 run_pytest() {
   local rc=0
-  python -m pytest -q tests/unit "$@" || rc=$?
+  python -m pytest -q tests/unit tests/integration/patching "$@" || rc=$?
   [ "$rc" = 5 ] && { log "pytest collected no tests"; rc=0; }   # exit 5 = no tests collected
   return "$rc"
 }
