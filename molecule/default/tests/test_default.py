@@ -32,6 +32,15 @@ def test_local_fact_is_read_back_by_ansible(host):
     assert local["aisec"]["collection"] == "aisec.gpu_host"
 
 
+def test_firewall_table_is_live_and_persisted(host):
+    table = host.run("nft list table inet aisec")
+    assert table.rc == 0, table.stderr
+    assert "policy drop" in table.stdout
+    assert "set blocklist_v4" in table.stdout or "blocklist" in table.stdout
+    # Own table only: the stock config's `flush ruleset` is never loaded for boot.
+    assert "flush ruleset" not in host.file("/etc/nftables.conf").content_string
+
+
 def _site(*extra):
     env = dict(os.environ)
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -44,6 +53,7 @@ def _site(*extra):
     [
         (["-e", "common_gpu_facts_gather=['driver','bogus']"], "common_gpu_facts_gather"),
         (["-e", "common_local_fact=maybe"], "common_local_fact"),
+        (["-e", "firewall_egress_policy=dropp"], "firewall_egress_policy"),
     ],
 )
 def test_wrong_variable_fails_before_any_change(host, extra, expected):
