@@ -26,12 +26,22 @@ description:
     into their task, handlers are reported like tasks (flagged C(handler)). The ok result of an
     include, import or meta task itself is not a control result.
   - At the end of the run it writes C(report.json), C(junit.xml) and C(report.html) to O(output_dir)
-    and prints a per-control summary table (control id, then the number of hosts in each status).
+    and prints a per-control summary table (control id, then the number of hosts in each status) followed by
+    one line per host with drifting or failed controls.
+  - At the start of every play it also (re)writes C(report.json) as a progressive snapshot of the results so
+    far (C(run.final=false), no play recap), so that a later play of the same run can read it. When the run
+    starts it exports two variables to the environment of the C(ansible-playbook) process, which every task
+    of the run inherits (worker processes are forked from it) - E(AISEC_COMPLIANCE_RUN_ID), the random
+    C(run.id) of this run, and E(AISEC_COMPLIANCE_SNAPSHOT), the path of C(report.json) (unset when the
+    C(json) format is off). C(playbooks/audit.yml) ends with a gate play that uses them to fail the run on
+    drift when asked to.
+  - Tasks tagged C(aisec_report_exclude) are not recorded (the audit gate itself is tagged so).
   - Result payloads are never written. Failed tasks keep their C(msg) only, replaced by a fixed text when
     C(no_log) applies; diffs are recorded as present or absent, never their content.
   - Control descriptions come from C(docs/controls.md) of the collection when that file is present.
-  - The callback never changes the exit status of the run. To gate a pipeline on drift or failures, read
-    C(totals) from C(report.json) (see EXAMPLES).
+  - The callback never changes the exit status of the run. To gate a pipeline on drift or failures, end the run
+    with the gate play of C(playbooks/audit.yml) (C(aisec_audit_fail_on_drift=true)), or read C(totals) from
+    C(report.json) afterwards (see EXAMPLES).
 requirements:
   - Enable it with C(callbacks_enabled = aisec.gpu_host.compliance_report) in C(ansible.cfg) or
     C(ANSIBLE_CALLBACKS_ENABLED=aisec.gpu_host.compliance_report). It runs alongside the stdout callback.
@@ -81,7 +91,8 @@ notes:
   - "C(report.json) (schema version 1.0; the JSON Schema is C(REPORT_SCHEMA) in the collection's
     C(plugins/module_utils/compliance.py)) holds: C(run) - playbook(s), C(check_mode), C(diff_mode), C(started),
     C(finished) (ISO 8601, UTC), C(duration_s), C(limit), C(tags), C(skip_tags), C(ansible_version),
-    C(collection_version), C(output_dir), C(output_dir_source); C(hosts) - per host its C(status), C(unreachable),
+    C(collection_version), C(output_dir), C(output_dir_source), C(id) (random run id), C(final) (false in a
+    snapshot, whose C(finished) is null) and C(updated) (when the file was written); C(hosts) - per host its C(status), C(unreachable),
     C(stats) (play recap), C(untagged_tasks) (status counts of tasks without a control id) and C(controls) - per
     control id its C(status), C(description), task C(counts), C(ignored_failures), C(unreachable), C(duration_s) and
     C(tasks) (C(name), C(role), C(action), C(path), C(handler), C(status), C(check_mode), C(changed), C(diff),
@@ -96,7 +107,8 @@ notes:
   - C(report.html) is a single self-contained page (inline CSS, no scripts, no external assets).
   - A host's status is the worst status of its controls, and C(failed) also when the host was unreachable or
     a task without a control id failed on it.
-  - The reports are written when the run ends normally (the play recap); an aborted run writes none.
+  - The final reports are written when the run ends normally (the play recap); an aborted run leaves at most
+    the snapshot C(report.json) of its last play start (C(run.final=false)).
   - Report files are created with mode C(0640); they contain host names, task names and failure messages.
 """
 
@@ -144,6 +156,7 @@ import json
 import os
 import tempfile
 import time
+import uuid
 
 from ansible import context
 from ansible.errors import AnsibleError
@@ -153,12 +166,15 @@ from ansible.release import __version__ as ansible_version
 
 from ansible_collections.aisec.gpu_host.plugins.module_utils.compliance import (
     FILE_NAMES,
+    RUN_ID_ENV_VAR,
+    SNAPSHOT_ENV_VAR,
     ComplianceCollector,
     ComplianceError,
     build_report,
     collection_version_from_galaxy,
     collection_version_from_manifest,
     parse_control_descriptions,
+    render_drift_lines,
     render_html,
     render_json,
     render_junit,
@@ -259,6 +275,10 @@ class CallbackModule(CallbackBase):
         self._playbooks = []
         self._task_starts = {}
         self._formats = list(_FORMATS)
+        self._run_id = uuid.uuid4().hex
+        self._output = None
+        self._exported = False
+        self._snapshot_warned = False
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -288,9 +308,48 @@ class CallbackModule(CallbackBase):
         name = getattr(playbook, "_file_name", None)
         if name:
             self._playbooks.append(os.path.abspath(to_text(name)))
+        self._export_environment()
 
     def v2_playbook_on_play_start(self, play):
         self._mark_start()
+        self._write_snapshot()
+
+    # ---- output location, run identity and snapshots -------------------------------------
+
+    def _output_location(self):
+        """``(directory, source)`` of the reports, resolved once per run."""
+        if self._output is None:
+            self._output = resolve_output_dir(self.get_option("output_dir"), os.environ, os.getcwd())
+        return self._output
+
+    def _export_environment(self):
+        """Tell the tasks of this run (forked from this process) where the snapshot is and which run it is."""
+        if self._exported:
+            return
+        self._exported = True
+        os.environ[RUN_ID_ENV_VAR] = self._run_id
+        if "json" in self._formats:
+            os.environ[SNAPSHOT_ENV_VAR] = os.path.join(self._output_location()[0], FILE_NAMES["json"])
+        else:
+            os.environ.pop(SNAPSHOT_ENV_VAR, None)  # never point at another run's file
+
+    def _write_snapshot(self):
+        """(Re)write report.json with the results so far; warn once when that is not possible."""
+        if "json" not in self._formats:
+            return
+        output_dir, source = self._output_location()
+        try:
+            report = build_report(self._collector, self._run_metadata(output_dir, source, final=False))
+            text = render_json(report)
+            os.makedirs(output_dir, mode=0o750, exist_ok=True)
+            write_atomic(output_dir, FILE_NAMES["json"], text)
+        except (ComplianceError, TypeError, ValueError, OSError) as exc:
+            if not self._snapshot_warned:
+                self._snapshot_warned = True
+                self._display.warning(
+                    "aisec.gpu_host.compliance_report: could not write the report snapshot to %s: %s"
+                    % (output_dir, to_text(exc))
+                )
 
     def v2_runner_on_start(self, host, task):
         self._task_starts[(host.get_name(), task._uuid)] = time.monotonic()
@@ -362,16 +421,16 @@ class CallbackModule(CallbackBase):
 
     # ---- end of run ---------------------------------------------------------------------
 
-    def _run_metadata(self, output_dir, source):
-        finished = _now()
+    def _run_metadata(self, output_dir, source, final=True):
+        now = _now()
         args = context.CLIARGS
         return {
             "playbook": self._playbooks[0] if self._playbooks else None,
             "playbooks": list(self._playbooks),
             "check_mode": bool(args.get("check", False)),
             "diff_mode": bool(args.get("diff", False)),
-            "started": _iso(self._started or finished),
-            "finished": _iso(finished),
+            "started": _iso(self._started or now),
+            "finished": _iso(now) if final else None,
             "duration_s": round(time.monotonic() - self._started_monotonic, 3) if self._started_monotonic else 0.0,
             "limit": to_text(args["subset"]) if args.get("subset") else None,
             "tags": [to_text(t) for t in (args.get("tags") or ()) if to_text(t) != "all"],
@@ -380,6 +439,9 @@ class CallbackModule(CallbackBase):
             "collection_version": collection_version(),
             "output_dir": output_dir,
             "output_dir_source": source,
+            "id": self._run_id,
+            "final": bool(final),
+            "updated": _iso(now),
         }
 
     def v2_playbook_on_stats(self, stats):
@@ -389,9 +451,9 @@ class CallbackModule(CallbackBase):
             except (ComplianceError, TypeError, ValueError):
                 continue
 
-        output_dir, source = resolve_output_dir(self.get_option("output_dir"), os.environ, os.getcwd())
+        output_dir, source = self._output_location()
         try:
-            report = build_report(self._collector, self._run_metadata(output_dir, source))
+            report = build_report(self._collector, self._run_metadata(output_dir, source, final=True))
             json.dumps(report)  # fail here, not half way through writing, on anything unserialisable
         except (ComplianceError, TypeError, ValueError) as exc:
             self._display.error("aisec.gpu_host.compliance_report: could not build the report: %s" % to_text(exc))
@@ -419,5 +481,7 @@ class CallbackModule(CallbackBase):
                 % (totals["hosts"], "yes" if totals["compliant"] else "no", totals["controls"]["drift"],
                    totals["controls"]["failed"], totals["ignored_failures"], totals["unreachable_hosts"])
             )
+            for line in render_drift_lines(report):
+                self._display.display(line)
             for path in written:
                 self._display.display("report: %s" % path)

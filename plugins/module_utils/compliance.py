@@ -26,6 +26,12 @@ A control's status on a host is the worst status of its tasks, in the order
 Result payloads are never stored: only the failure message (``msg``) of failed tasks, masked
 when ``no_log`` applies, and whether a diff was produced.
 
+Tasks tagged :data:`EXCLUDE_TAG` are not recorded at all: they act on the report itself (the
+drift gate at the end of ``playbooks/audit.yml``), not on a host.
+
+:func:`drift_by_host` condenses a report into what a drift gate needs: which controls drifted or
+failed on which host.
+
 Only the Python standard library is used.
 """
 
@@ -44,6 +50,15 @@ RUNNER_ENV_VAR = "AWX_ISOLATED_DATA_DIR"
 FILE_NAMES = {"json": "report.json", "junit": "junit.xml", "html": "report.html"}
 
 CONTROL_ID_RE = re.compile(r"^AISEC-[A-Z]+-[0-9]{2}$")
+
+# Tasks carrying this tag are never recorded (they read or gate on the report; they are not
+# results of a control on a host).
+EXCLUDE_TAG = "aisec_report_exclude"
+
+# Environment variables the callback sets in the ansible-playbook process when a run starts, so that
+# tasks of the same run (forked from that process) can find and identify the progressive snapshot.
+SNAPSHOT_ENV_VAR = "AISEC_COMPLIANCE_SNAPSHOT"
+RUN_ID_ENV_VAR = "AISEC_COMPLIANCE_RUN_ID"
 
 PASS = "pass"
 DRIFT = "drift"
@@ -99,6 +114,15 @@ def control_ids(tags) -> list[str]:
             if CONTROL_ID_RE.match(tag):
                 found.add(tag)
     return sorted(found)
+
+
+def is_excluded(tags) -> bool:
+    """True when ``tags`` carry :data:`EXCLUDE_TAG` (the task is not recorded)."""
+    if not tags:
+        return False
+    if isinstance(tags, str):
+        tags = [tags]
+    return any(isinstance(tag, str) and tag.strip() == EXCLUDE_TAG for tag in tags)
 
 
 def is_structural_action(action) -> bool:
@@ -252,10 +276,13 @@ class ComplianceCollector:
         control id among them. Results of tasks without a control id only count in the host's
         ``untagged_tasks``. ``task_id`` identifies the task (Ansible's task uuid): a task that
         runs again on the same host is merged into one entry (worst status, ``runs`` counted).
-        The ok result of an include/import/meta task is ignored (its tasks report themselves).
+        The ok result of an include/import/meta task is ignored (its tasks report themselves), and so
+        is every result of a task tagged :data:`EXCLUDE_TAG`.
         """
         status = task_status(outcome, changed, check_mode)
         if outcome == "ok" and is_structural_action(action):
+            return None
+        if is_excluded(tags):
             return None
         entry_host = self._host(host)
         if outcome == "unreachable":
@@ -387,6 +414,40 @@ def build_report(collector: ComplianceCollector, run: dict) -> dict:
         "summary": dict((control, summary[control]) for control in sorted(summary)),
         "totals": totals,
     }
+
+
+def drift_by_host(report: dict) -> dict:
+    """Per host with a drifting or failed control: ``{"drift": [ids], "failed": [ids], "unreachable": bool}``.
+
+    Hosts whose controls all pass, were fixed or are not applicable are left out; a host that failed
+    outside any control (unreachable, or an untagged task failed) is listed with its ``failed`` list
+    possibly empty. Control ids are sorted.
+    """
+    out = {}
+    for host, data in (report.get("hosts") or {}).items():
+        controls = data.get("controls") or {}
+        drift = sorted(cid for cid, entry in controls.items() if entry.get("status") == DRIFT)
+        failed = sorted(cid for cid, entry in controls.items() if entry.get("status") == FAILED)
+        if drift or failed or data.get("status") == FAILED:
+            out[host] = {"drift": drift, "failed": failed, "unreachable": bool(data.get("unreachable"))}
+    return out
+
+
+def render_drift_lines(report: dict) -> list:
+    """One console line per host with drifting or failed controls (empty when there are none)."""
+    lines = []
+    for host, entry in drift_by_host(report).items():
+        parts = []
+        if entry["drift"]:
+            parts.append("drift: " + ", ".join(entry["drift"]))
+        if entry["failed"]:
+            parts.append("failed: " + ", ".join(entry["failed"]))
+        if entry["unreachable"]:
+            parts.append("unreachable")
+        elif not parts:
+            parts.append("failed outside any control")
+        lines.append("%s: %s" % (host, "; ".join(parts)))
+    return lines
 
 
 def render_json(report: dict) -> str:
@@ -809,7 +870,7 @@ REPORT_SCHEMA = {
                 "check_mode": {"type": "boolean", "description": "--check was given"},
                 "diff_mode": {"type": "boolean"},
                 "started": dict(_NULLABLE_STR, description="ISO 8601, UTC"),
-                "finished": dict(_NULLABLE_STR, description="ISO 8601, UTC"),
+                "finished": dict(_NULLABLE_STR, description="ISO 8601, UTC; null in a snapshot"),
                 "duration_s": {"type": ["number", "null"], "minimum": 0},
                 "limit": _NULLABLE_STR,
                 "tags": {"type": "array", "items": {"type": "string"}},
@@ -818,6 +879,11 @@ REPORT_SCHEMA = {
                 "collection_version": _NULLABLE_STR,
                 "output_dir": {"type": "string"},
                 "output_dir_source": {"enum": ["option", "ansible-runner", "default"]},
+                "id": {"type": "string",
+                       "description": "random id of the run (also exported as %s to the run's tasks)" % RUN_ID_ENV_VAR},
+                "final": {"type": "boolean", "description": "false for a snapshot written at a play start, "
+                                                            "true for the report written at the end of the run"},
+                "updated": dict(_NULLABLE_STR, description="when this file was written (ISO 8601, UTC)"),
             },
             "required": ["playbook", "playbooks", "check_mode", "diff_mode", "started", "finished", "duration_s",
                          "ansible_version", "collection_version"],

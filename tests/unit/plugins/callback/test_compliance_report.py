@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import struct
@@ -222,6 +223,9 @@ def test_run_metadata(runs):
     assert check["output_dir_source"] == "option" and check["output_dir"] == runs["check"]["dir"]
     assert rerun["output_dir_source"] == "default" and rerun["output_dir"].endswith(os.sep + "compliance-report")
     assert check["collection_version"] == cb.collection_version()
+    for run in (check, apply_, rerun):
+        assert run["final"] is True and re.match(r"^[0-9a-f]{32}$", run["id"]) and run["updated"] == run["finished"]
+    assert len({check["id"], apply_["id"], rerun["id"]}) == 3
     import ansible.release
     assert check["ansible_version"] == ansible.release.__version__
     assert check["started"] <= check["finished"] and check["duration_s"] > 0
@@ -271,6 +275,8 @@ def test_summary_printed(runs):
     assert table in output
     assert "report: " + os.path.join(runs["check"]["dir"], "report.json") in output
     assert "compliant: no, drift: 2, failed: 2 (ignored failures: 4)" in output
+    assert "gpu-node-1: drift: AISEC-ACCESS-03; failed: AISEC-DETECT-01\n" in output
+    assert "gpu-node-2: failed: AISEC-DETECT-01\n" in runs["apply"]["output"]
     assert "Traceback" not in output and "callback plugin" not in output
 
 
@@ -375,6 +381,51 @@ def test_ansible_runner_artifacts(tmp_path, monkeypatch):
     assert "AISEC COMPLIANCE (normal mode, hosts per status)" in stdout
     assert SECRET not in json.dumps(reports["report"]) + reports["junit"] + reports["html"]
     assert not os.path.exists(os.path.join(FIXTURE, "compliance-report"))
+
+
+SNAPSHOT_SCRIPT = r"""
+import json, os, sys
+from ansible.plugins.loader import init_plugin_loader, callback_loader
+init_plugin_loader([sys.argv[1]])
+cb = callback_loader.get("aisec.gpu_host.compliance_report")
+cb.set_options(direct={"output_dir": sys.argv[2], "formats": sys.argv[3].split(",")})
+class Playbook:
+    _file_name = "/srv/audit.yml"
+os.environ["AISEC_COMPLIANCE_SNAPSHOT"] = "/stale/report.json"
+cb.v2_playbook_on_start(Playbook())
+out = {"run_id": os.environ.get("AISEC_COMPLIANCE_RUN_ID"), "snapshot": os.environ.get("AISEC_COMPLIANCE_SNAPSHOT"),
+       "files_before_play": sorted(os.listdir(sys.argv[2])) if os.path.isdir(sys.argv[2]) else None}
+cb.v2_playbook_on_play_start(None)
+out["files_after_play"] = sorted(os.listdir(sys.argv[2])) if os.path.isdir(sys.argv[2]) else None
+print(json.dumps(out))
+"""
+
+
+def run_snapshot_script(tmp_path, formats):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AISEC_COMPLIANCE_", "ANSIBLE_"))}
+    proc = subprocess.run([sys.executable, "-c", SNAPSHOT_SCRIPT, os.path.join(ROOT, ".cache", "collections"),
+                           str(tmp_path / "out"), formats], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_run_start_exports_run_id_and_snapshot_path(tmp_path):
+    result = run_snapshot_script(tmp_path, "json,html")
+    assert re.match(r"^[0-9a-f]{32}$", result["run_id"])
+    assert result["snapshot"] == str(tmp_path / "out" / "report.json")
+    assert result["files_before_play"] is None and result["files_after_play"] == ["report.json"]  # JSON only
+    with open(str(tmp_path / "out" / "report.json"), encoding="utf-8") as handle:
+        snapshot = json.load(handle)
+    assert snapshot["run"]["id"] == result["run_id"] and snapshot["run"]["final"] is False
+    assert snapshot["run"]["finished"] is None and snapshot["run"]["updated"]
+    assert snapshot["hosts"] == {} and snapshot["run"]["playbook"] == "/srv/audit.yml"
+
+
+def test_no_snapshot_without_json_format(tmp_path):
+    result = run_snapshot_script(tmp_path, "junit")
+    assert result["snapshot"] is None  # the stale value inherited from the environment is removed
+    assert result["files_after_play"] is None
 
 
 # ------------------------------------------------------------------------------ HTML in a browser

@@ -509,3 +509,66 @@ def test_summary_table(report):
     total = [int(x) for x in lines[-1].split("|")[1:]]
     assert total == [report["totals"]["controls"][s] for s in (c.PASS, c.DRIFT, c.FIXED, c.FAILED, c.NOT_APPLICABLE)]
     assert len({len(line) for line in lines if "|" in line}) == 1  # columns aligned
+
+
+# --------------------------------------------------------------------------------------------
+# Excluded tasks, drift per host, snapshot metadata
+
+
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        (["always", c.EXCLUDE_TAG], True),
+        ([" %s " % c.EXCLUDE_TAG], True),
+        (c.EXCLUDE_TAG, True),
+        (["AISEC-NET-01", "aisec_report_excluded"], False),
+        (None, False),
+        ([1, None], False),
+    ],
+)
+def test_is_excluded(tags, expected):
+    assert c.is_excluded(tags) is expected
+
+
+def test_collector_ignores_excluded_tasks():
+    col = c.ComplianceCollector()
+    assert add(col, "h1", ("AISEC-DETECT-01", c.EXCLUDE_TAG), "failed", "gate", "gate") is None
+    assert add(col, "localhost", ("always", c.EXCLUDE_TAG), "ok", "gate2", "gate") is None
+    assert col.hosts == []
+    add(col, "h1", ("AISEC-NET-01",), "ok", "t1")
+    data = col.host_data()
+    assert list(data) == ["h1"] and list(data["h1"]["controls"]) == ["AISEC-NET-01"]
+    assert data["h1"]["status"] == c.PASS
+
+
+def test_drift_by_host(report):
+    assert c.drift_by_host(report) == {
+        "h1": {"drift": ["AISEC-NET-01"], "failed": ["AISEC-ACCESS-03"], "unreachable": False},
+        "h2": {"drift": [], "failed": ["AISEC-NET-01"], "unreachable": True},
+    }
+    assert c.render_drift_lines(report) == [
+        "h1: drift: AISEC-NET-01; failed: AISEC-ACCESS-03",
+        "h2: failed: AISEC-NET-01; unreachable",
+    ]
+
+
+def test_drift_by_host_skips_compliant_hosts_and_names_untagged_failures():
+    col = c.ComplianceCollector()
+    add(col, "ok-host", ("AISEC-NET-01",), "ok", "t1", changed=True, check_mode=False)  # fixed
+    add(col, "bad-host", ("AISEC-NET-01",), "ok", "t1")
+    add(col, "bad-host", (), "failed", "t2", "untagged failure")
+    report = c.build_report(col, dict(RUN))
+    assert c.drift_by_host(report) == {"bad-host": {"drift": [], "failed": [], "unreachable": False}}
+    assert c.render_drift_lines(report) == ["bad-host: failed outside any control"]
+    assert c.render_drift_lines(c.build_report(c.ComplianceCollector(), dict(RUN))) == []
+
+
+def test_schema_accepts_snapshot_metadata():
+    jsonschema = pytest.importorskip("jsonschema")
+    run = dict(RUN, id="0123456789abcdef0123456789abcdef", final=False, finished=None, updated="2026-01-01T00:00:03Z")
+    report = c.build_report(sample_collector(), run)
+    jsonschema.Draft202012Validator(c.REPORT_SCHEMA).validate(report)
+    bad = json.loads(json.dumps(report))
+    bad["run"]["final"] = "no"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(c.REPORT_SCHEMA).validate(bad)
