@@ -38,7 +38,9 @@ def test_firewall_table_is_live_and_persisted(host):
     assert "policy drop" in table.stdout
     assert "set blocklist_v4" in table.stdout or "blocklist" in table.stdout
     # Own table only: the stock config's `flush ruleset` is never loaded for boot.
-    assert "flush ruleset" not in host.file("/etc/nftables.conf").content_string
+    conf = host.file("/etc/nftables.conf").content_string.splitlines()
+    assert not [line for line in conf if line.strip().startswith("flush")], conf
+    assert 'include "/etc/nftables.d/aisec.nft"' in conf
 
 
 def _site(*extra):
