@@ -34,6 +34,9 @@ import functools
 import re
 
 from ansible_collections.aisec.gpu_host.plugins.module_utils import vers as _vers
+from ansible_collections.aisec.gpu_host.plugins.module_utils.components import COMPONENT_NAMES, DRIVER_FAMILIES
+
+COMPONENTS = COMPONENT_NAMES
 
 __all__ = [
     "ADVISORY_URL",
@@ -55,29 +58,6 @@ __all__ = [
     "slug",
 ]
 
-#: Component names the matching engine understands (the vocabulary of ``csaf_match``).
-COMPONENTS = (
-    "nvidia_driver",
-    "nvidia_container_toolkit",
-    "nvidia_gpu_operator",
-    "nvidia_fabric_manager",
-    "nvidia_dcgm",
-    "cuda_toolkit",
-    "nvidia_vbios",
-    "firmware",
-    "triton_inference_server",
-    "tensorrt",
-    "tensorrt_llm",
-    "nemo_framework",
-    "dynamo",
-    "dcgm_exporter",
-    "k8s_device_plugin",
-    "mig_manager",
-)
-
-#: Families of ``nvidia_driver``: Tesla (data centre), GeForce, NVIDIA RTX/Quadro/NVS,
-#: vGPU host (Virtual GPU Manager) and vGPU guest driver.
-DRIVER_FAMILIES = ("datacenter", "geforce", "rtx", "vgpu_host", "vgpu_guest")
 
 #: Components whose version follows the driver branch (``535.x`` = branch ``R535``).
 BRANCHED_COMPONENTS = frozenset(("nvidia_driver", "nvidia_fabric_manager"))

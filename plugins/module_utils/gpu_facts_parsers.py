@@ -19,6 +19,7 @@ import json
 import re
 import stat
 import xml.etree.ElementTree as ET
+from ansible_collections.aisec.gpu_host.plugins.module_utils.components import COMPONENT_NAMES, DRIVER_FAMILIES
 
 __all__ = [
     "COMPONENT_NAMES",
@@ -56,28 +57,6 @@ __all__ = [
     "upstream_version",
 ]
 
-#: Component names understood by ``aisec.gpu_host.csaf_match``.
-COMPONENT_NAMES = (
-    "nvidia_driver",
-    "nvidia_container_toolkit",
-    "nvidia_gpu_operator",
-    "nvidia_fabric_manager",
-    "nvidia_dcgm",
-    "cuda_toolkit",
-    "nvidia_vbios",
-    "firmware",
-    "triton_inference_server",
-    "tensorrt",
-    "tensorrt_llm",
-    "nemo_framework",
-    "dynamo",
-    "dcgm_exporter",
-    "k8s_device_plugin",
-    "mig_manager",
-)
-
-#: Values of the ``family`` of an ``nvidia_driver`` component.
-DRIVER_FAMILIES = ("datacenter", "geforce", "rtx", "vgpu_host", "vgpu_guest")
 
 #: Package name patterns queried with one ``dpkg-query -W`` or ``rpm -qa`` call.
 PACKAGE_PATTERNS = (
