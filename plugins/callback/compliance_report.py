@@ -25,6 +25,7 @@ description:
     C(import_role), C(import_tasks) and C(include_role) with C(apply) count. Loop items are aggregated
     into their task, handlers are reported like tasks (flagged C(handler)). The ok result of an
     include, import or meta task itself is not a control result.
+  - Ad-hoc commands (the C(ansible) CLI) are not compliance runs; the plugin stays silent for them.
   - At the end of the run it writes C(report.json), C(junit.xml) and C(report.html) to O(output_dir)
     and prints a per-control summary table (control id, then the number of hosts in each status) followed by
     one line per host with drifting or failed controls.
@@ -273,6 +274,7 @@ class CallbackModule(CallbackBase):
         self._started = None
         self._started_monotonic = None
         self._playbooks = []
+        self._adhoc = False
         self._task_starts = {}
         self._formats = list(_FORMATS)
         self._run_id = uuid.uuid4().hex
@@ -304,13 +306,19 @@ class CallbackModule(CallbackBase):
             self._started_monotonic = time.monotonic()
 
     def v2_playbook_on_start(self, playbook):
-        self._mark_start()
         name = getattr(playbook, "_file_name", None)
+        if name == "__adhoc_playbook__":
+            # The ansible CLI (ad-hoc) is no compliance run: no report, no summary on its stdout.
+            self._adhoc = True
+            return
+        self._mark_start()
         if name:
             self._playbooks.append(os.path.abspath(to_text(name)))
         self._export_environment()
 
     def v2_playbook_on_play_start(self, play):
+        if self._adhoc:
+            return
         self._mark_start()
         self._write_snapshot()
 
@@ -445,6 +453,8 @@ class CallbackModule(CallbackBase):
         }
 
     def v2_playbook_on_stats(self, stats):
+        if self._adhoc:
+            return
         for host in sorted(getattr(stats, "processed", {}) or {}):
             try:
                 self._collector.set_host_stats(host, stats.summarize(host))

@@ -466,3 +466,32 @@ def test_html_renders_in_headless_chromium(runs, tmp_path):
         width, height, colours = _png_size_and_colours(png)
         assert (width, height) == (1280, 1800)
         assert colours > 20, "screenshot looks blank"
+
+
+def test_adhoc_commands_write_no_report_and_print_nothing(tmp_path):
+    """The ansible CLI (ad-hoc) is no compliance run: stdout stays the stdout callback's alone."""
+    import json as _json
+    import subprocess as _subprocess
+    import sys as _sys
+
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+    ansible = os.path.join(os.path.dirname(_sys.executable), "ansible")
+    if not os.path.exists(ansible):
+        pytest.skip("ansible CLI not installed next to the test interpreter")
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=os.path.join(root, "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=os.path.join(root, ".cache", "collections"),
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_CALLBACKS_ENABLED="aisec.gpu_host.compliance_report",
+        AISEC_COMPLIANCE_DIR=str(tmp_path / "reports"),
+    )
+    proc = _subprocess.run(
+        [ansible, "localhost", "-m", "ansible.builtin.ping", "-e", "ansible_python_interpreter=%s" % _sys.executable],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _json.loads(proc.stdout)  # nothing but the json callback's document
+    assert not (tmp_path / "reports").exists()
