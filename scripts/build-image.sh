@@ -48,6 +48,9 @@ for unit in getty.target systemd-udevd.service systemd-udev-trigger.service syst
 done
 echo 'gpu-node' >"$rootfs/etc/hostname"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+# No package lists in the image: date their directory to the epoch so that apt's cache_valid_time sees a
+# host whose lists were never refreshed (as a fresh install is), not lists "updated" at build time.
+touch -d @0 "$rootfs/var/lib/apt/lists"
 tar -C "$rootfs" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' - "$image" >&2
 docker tag "$image" aisec-gpu-host/debian12:latest
 log "built $image"
