@@ -31,18 +31,17 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
-import zlib
 
 import pytest
 import yaml
 
 from ansible_collections.aisec.gpu_host.plugins.module_utils import compliance as c
+from png_check import png_size_and_colours
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -126,20 +125,6 @@ def play_roles(path):
         for role in play.get("roles", []) or []:
             names.append(role["role"] if isinstance(role, dict) else role)
     return names
-
-
-def png_size_and_colours(path):
-    with open(path, "rb") as handle:
-        data = handle.read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
-    width, height = struct.unpack(">II", data[16:24])
-    pos, idat = 8, b""
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if kind == b"IDAT":
-            idat += data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-    return width, height, len(set(zlib.decompress(idat)))
 
 
 class Lab:

@@ -16,17 +16,16 @@ import os
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-import zlib
 
 import pytest
 import yaml
 
 from ansible_collections.aisec.gpu_host.plugins.callback import compliance_report as cb
 from ansible_collections.aisec.gpu_host.plugins.module_utils import compliance as c
+from png_check import png_size_and_colours as _png_size_and_colours
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FIXTURE = os.path.join(ROOT, "tests", "integration", "compliance_report")
@@ -429,21 +428,6 @@ def test_no_snapshot_without_json_format(tmp_path):
 
 
 # ------------------------------------------------------------------------------ HTML in a browser
-
-
-def _png_size_and_colours(path):
-    """Width, height and the number of distinct byte values of the decoded image data."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
-    width, height = struct.unpack(">II", data[16:24])
-    pos, idat = 8, b""
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if kind == b"IDAT":
-            idat += data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-    return width, height, len(set(zlib.decompress(idat)))
 
 
 def test_html_renders_in_headless_chromium(runs, tmp_path):
