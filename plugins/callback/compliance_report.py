@@ -25,6 +25,9 @@ description:
     C(import_role), C(import_tasks) and C(include_role) with C(apply) count. Loop items are aggregated
     into their task, handlers are reported like tasks (flagged C(handler)). The ok result of an
     include, import or meta task itself is not a control result.
+  - A task that enforces several controls in one action (for example M(aisec.gpu_host.file_set), one call for
+    many files) may return C(changed_controls), the list of its control ids whose part changed; only those
+    are then recorded as C(drift) or C(fixed), its other control ids as C(pass).
   - Ad-hoc commands (the C(ansible) CLI) are not compliance runs; the plugin stays silent for them.
   - At the end of the run it writes C(report.json), C(junit.xml) and C(report.html) to O(output_dir)
     and prints a per-control summary table (control id, then the number of hosts in each status) followed by
@@ -413,6 +416,7 @@ class CallbackModule(CallbackBase):
             items=len(items),
             duration=(time.monotonic() - started) if started is not None else None,
             path=task.get_path(),
+            changed_controls=data.get("changed_controls") if isinstance(data.get("changed_controls"), list) else None,
         )
 
     def v2_runner_on_ok(self, result):

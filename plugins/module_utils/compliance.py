@@ -269,7 +269,8 @@ class ComplianceCollector:
 
     def add_result(self, host, tags, outcome, task_id, name, role=None, action=None,
                    changed=False, check_mode=False, ignored=False, handler=False,
-                   message=None, no_log=False, diff=False, items=0, duration=None, path=None):
+                   message=None, no_log=False, diff=False, items=0, duration=None, path=None,
+                   changed_controls=None):
         """Record one task result for ``host``; return its status, or ``None`` if not recorded.
 
         ``tags`` are the task's (inherited) tags; the result is recorded once under each
@@ -278,6 +279,11 @@ class ComplianceCollector:
         runs again on the same host is merged into one entry (worst status, ``runs`` counted).
         The ok result of an include/import/meta task is ignored (its tasks report themselves), and so
         is every result of a task tagged :data:`EXCLUDE_TAG`.
+
+        ``changed_controls`` narrows a changed ok result of a task that enforces several controls in one
+        action (``aisec.gpu_host.file_set`` returns it): when it is a list, only the task's control ids in it
+        are recorded as changed (drift in check mode, fixed otherwise) and the others as pass. ``None`` (the
+        result did not say) keeps the whole task's status for every control id. Returns the task's status.
         """
         status = task_status(outcome, changed, check_mode)
         if outcome == "ok" and is_structural_action(action):
@@ -311,13 +317,19 @@ class ComplianceCollector:
         }
         if status == FAILED and record["message"] is None:
             record["message"] = "host unreachable" if outcome == "unreachable" else "task failed"
+        narrowed = None
+        if outcome == "ok" and changed and isinstance(changed_controls, (list, tuple, set, frozenset)):
+            narrowed = set(control_ids(list(changed_controls)))
         for control in ids:
+            control_record = dict(record)
+            if narrowed is not None and control not in narrowed:
+                control_record.update(status=PASS, changed=False, diff=False)
             control_entry = entry_host["controls"].setdefault(control, {"tasks": {}})
             tasks = control_entry["tasks"]
             if task_id in tasks:
-                _merge_task(tasks[task_id], record)
+                _merge_task(tasks[task_id], control_record)
             else:
-                tasks[task_id] = dict(record)
+                tasks[task_id] = control_record
         return status
 
     def set_host_stats(self, host: str, stats) -> None:

@@ -290,6 +290,34 @@ def test_collector_multiple_controls_on_one_task():
     assert all(v["status"] == c.FIXED for v in controls.values())
 
 
+@pytest.mark.parametrize("check_mode,changed_status", [(True, c.DRIFT), (False, c.FIXED)])
+def test_collector_changed_controls_narrow_a_multi_control_task(check_mode, changed_status):
+    col = c.ComplianceCollector()
+    tags = ("AISEC-NET-01", "AISEC-NET-04", "AISEC-NET-05", "firewall")
+    status = add(col, tags=tags, outcome="ok", changed=True, diff=True, check_mode=check_mode,
+                 changed_controls=["AISEC-NET-05", "AISEC-XYZ-01", "not-a-control", 7])
+    assert status == changed_status
+    controls = col.host_data()["h1"]["controls"]
+    assert {k: v["status"] for k, v in controls.items()} == {
+        "AISEC-NET-01": c.PASS, "AISEC-NET-04": c.PASS, "AISEC-NET-05": changed_status}
+    assert controls["AISEC-NET-01"]["tasks"][0]["changed"] is False
+    assert controls["AISEC-NET-01"]["tasks"][0]["diff"] is False
+    assert controls["AISEC-NET-05"]["tasks"][0]["changed"] is True
+
+
+def test_collector_changed_controls_only_narrow_changed_ok_results():
+    col = c.ComplianceCollector()
+    tags = ("AISEC-NET-01", "AISEC-NET-05")
+    # An empty list: the module changed nothing any control owns (every control passes).
+    add(col, tags=tags, outcome="ok", changed=True, changed_controls=[], task_id="a")
+    # None (not reported): the whole task counts for every control.
+    add(col, tags=tags, outcome="ok", changed=True, changed_controls=None, task_id="b", check_mode=True)
+    add(col, tags=("AISEC-LOG-01", "AISEC-LOG-02"), outcome="failed", changed_controls=["AISEC-LOG-01"], task_id="c")
+    controls = col.host_data()["h1"]["controls"]
+    assert [t["status"] for t in controls["AISEC-NET-01"]["tasks"]] == [c.PASS, c.DRIFT]
+    assert controls["AISEC-LOG-02"]["status"] == c.FAILED
+
+
 def test_collector_ignores_ok_of_structural_tasks_but_not_skips():
     col = c.ComplianceCollector()
     assert add(col, tags=("AISEC-LOG-01",), outcome="ok", action="ansible.builtin.include_role") is None
