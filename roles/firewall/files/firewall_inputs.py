@@ -14,6 +14,10 @@ Two modes:
     structured allow-list entries, then checks that the address the controller comes from (the
     client address in ``SSH_CONNECTION`` as the target sees it, or an explicit override) stays
     inside the admin allow list, is not on the block list, and reaches an allowed SSH port.
+    With a ``host`` key it also reads, without changing anything, what the role decides on: the
+    sha256 of the current ``/etc/nftables.conf`` and whether it carries the role's marker (the
+    ownership check), and whether the ``nftables`` package is installed (so the role runs apt only
+    when it is not). Result key ``host``.
 
 ``emergency``
     Validates the addresses given to ``playbooks/emergency_block.yml``, refuses to block the
@@ -22,10 +26,12 @@ Two modes:
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
 import re
+import subprocess
 import sys
 
 ENTRY_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
@@ -201,6 +207,48 @@ def covered(address, networks):
     return any(address.version == net.version and address in net for net in networks)
 
 
+def file_state(path, marker):
+    """``{exists, sha256, marker}`` of ``path`` (sha256/marker None/False when it cannot be read)."""
+    state = {"exists": os.path.lexists(path), "sha256": None, "marker": False}
+    if not state["exists"]:
+        return state
+    digest = hashlib.sha256()
+    found = False
+    needle = marker.encode("utf-8") if marker else b""
+    tail = b""
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(65536), b""):
+                digest.update(chunk)
+                if needle and not found:
+                    found = needle in tail + chunk
+                    tail = chunk[-len(needle):]
+    except OSError:
+        return state
+    state["sha256"] = digest.hexdigest()
+    state["marker"] = found
+    return state
+
+
+def package_installed(name, dpkg_query="dpkg-query", nft_paths=("/usr/sbin/nft", "/sbin/nft")):
+    """True if dpkg reports ``name`` as installed; without dpkg, whether the nft binary exists."""
+    try:
+        proc = subprocess.run([dpkg_query, "-W", "-f=${Status}", name], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, check=False)
+    except OSError:
+        return any(os.path.exists(path) for path in nft_paths)
+    words = proc.stdout.decode("ascii", "replace").split()
+    return proc.returncode == 0 and len(words) == 3 and words[2] == "installed"
+
+
+def host_state(spec):
+    """Read-only state of the host that the role decides on (see the module docstring)."""
+    return {
+        "nftables_conf": file_state(spec.get("nftables_conf", "/etc/nftables.conf"), spec.get("marker", "")),
+        "nftables_installed": package_installed(spec.get("package", "nftables")),
+    }
+
+
 def preflight(data, environ, proc="/proc"):
     errors = []
     for label, values in sorted(data.get("networks", {}).items()):
@@ -230,7 +278,10 @@ def preflight(data, environ, proc="/proc"):
             lockout.append("the controller address %s (%s) is inside firewall_blocklist" % (address, source))
         if port is not None and not port_contains(ssh_ports, port):
             lockout.append("the controller connects to SSH port %d, which is not in firewall_ssh_ports" % port)
-    return {"errors": errors, "lockout": lockout, "controller": controller}
+    result = {"errors": errors, "lockout": lockout, "controller": controller}
+    if isinstance(data.get("host"), dict):
+        result["host"] = host_state(data["host"])
+    return result
 
 
 def emergency(data, environ, proc="/proc"):

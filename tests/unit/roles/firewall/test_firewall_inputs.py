@@ -4,6 +4,7 @@
 """Unit tests of roles/firewall/files/firewall_inputs.py (the target-side input checker)."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import ipaddress
 import json
@@ -289,3 +290,67 @@ def test_covered_respects_the_address_family():
     nets = [ipaddress.ip_network("0.0.0.0/0")]
     assert fi.covered(ipaddress.ip_address("10.0.0.1"), nets)
     assert not fi.covered(ipaddress.ip_address("2001:db8::1"), nets)
+
+
+# --- host state read by the pre-flight (ownership of /etc/nftables.conf, nftables installed) ---
+
+MARKER = "Managed by aisec.gpu_host.firewall"
+
+
+def test_file_state_absent(tmp_path):
+    assert fi.file_state(str(tmp_path / "missing.conf"), MARKER) == {"exists": False, "sha256": None, "marker": False}
+
+
+@pytest.mark.parametrize("content,marker", [
+    (b"#!/usr/sbin/nft -f\n\nflush ruleset\n", False),
+    (("# %s (templates/nftables.conf.j2). Control: AISEC-NET-05.\ninclude \"x\"\n" % MARKER).encode(), True),
+    (b"x" * 65530 + MARKER.encode() + b"\n", True),  # the marker spans the 64 KiB read boundary
+    (b"# Managed by aisec.gpu_host\n", False),
+])
+def test_file_state_sha256_and_marker(tmp_path, content, marker):
+    path = tmp_path / "nftables.conf"
+    path.write_bytes(content)
+    state = fi.file_state(str(path), MARKER)
+    assert state == {"exists": True, "sha256": hashlib.sha256(content).hexdigest(), "marker": marker}
+
+
+def test_file_state_unreadable_counts_as_foreign(tmp_path):
+    path = tmp_path / "nftables.conf"
+    path.mkdir()  # exists, but cannot be read as a file: neither stock nor the role's
+    assert fi.file_state(str(path), MARKER) == {"exists": True, "sha256": None, "marker": False}
+
+
+def _fake_dpkg_query(tmp_path, status, rc=0):
+    script = tmp_path / "dpkg-query"
+    script.write_text("#!/bin/sh\nprintf '%%s' '%s'\nexit %d\n" % (status, rc))
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize("status,rc,expected", [
+    ("install ok installed", 0, True),
+    ("deinstall ok config-files", 0, False),
+    ("install ok half-configured", 0, False),
+    ("", 1, False),
+])
+def test_package_installed_from_dpkg(tmp_path, status, rc, expected):
+    assert fi.package_installed("nftables", dpkg_query=_fake_dpkg_query(tmp_path, status, rc)) is expected
+
+
+def test_package_installed_without_dpkg_looks_for_nft(tmp_path):
+    nft = tmp_path / "nft"
+    assert not fi.package_installed("nftables", dpkg_query=str(tmp_path / "none"), nft_paths=(str(nft),))
+    nft.write_text("")
+    assert fi.package_installed("nftables", dpkg_query=str(tmp_path / "none"), nft_paths=(str(nft),))
+
+
+def test_preflight_reports_host_state_only_when_asked(tmp_path):
+    conf = tmp_path / "nftables.conf"
+    conf.write_text("flush ruleset\n")
+    assert "host" not in preflight()
+    data = {"mode": "preflight", "networks": {"firewall_admin_cidrs": ["10.0.0.0/24"]},
+            "ports": {"firewall_ssh_ports": [22]}, "entries": {},
+            "host": {"nftables_conf": str(conf), "marker": MARKER, "package": "nftables"}}
+    host = fi.run(data, {}, NO_PROC)["host"]
+    assert host["nftables_conf"] == {"exists": True, "sha256": hashlib.sha256(b"flush ruleset\n").hexdigest(), "marker": False}
+    assert isinstance(host["nftables_installed"], bool)
