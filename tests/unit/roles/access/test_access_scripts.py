@@ -4,7 +4,6 @@
 """Unit tests of roles/access/files/access_probe.py and access_checks.py (the target-side scripts)."""
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
