@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 from ansible.plugins.filter.core import to_nice_json
+
+from ansible_collections.aisec.gpu_host.plugins.module_utils.atomic_file import write_atomic
 
 ARGUMENT_SPEC = {
     "report": {"type": "dict", "required": True},
@@ -57,24 +58,6 @@ def ensure_dir(path):
         os.chmod(path, DIR_MODE)
 
 
-def write_atomic(path, data):
-    """Replace ``path`` with ``data`` (bytes) in one rename; the file has mode 0640."""
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_report(report, dest, name, dated_copy=False):
     """Write ``<dest>/<name>.json`` (and ``<dest>/<dated name>.json``); return the paths written."""
     if not _NAME_RE.match(name) or name in (".", ".."):
@@ -89,7 +72,7 @@ def write_report(report, dest, name, dated_copy=False):
     paths = []
     for base in names:
         path = os.path.join(dest, base + ".json")
-        write_atomic(path, data)
+        write_atomic(path, data, FILE_MODE)
         paths.append(path)
     return paths
 

@@ -158,7 +158,6 @@ EXAMPLES = r"""
 import datetime
 import json
 import os
-import tempfile
 import time
 import uuid
 
@@ -168,6 +167,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 
+from ansible_collections.aisec.gpu_host.plugins.module_utils import atomic_file
 from ansible_collections.aisec.gpu_host.plugins.module_utils.compliance import (
     FILE_NAMES,
     RUN_ID_ENV_VAR,
@@ -230,19 +230,7 @@ def control_descriptions(root: str = _COLLECTION_ROOT) -> dict:
 
 def write_atomic(directory: str, name: str, text: str, mode: int = 0o640) -> str:
     """Write ``text`` to ``directory/name`` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix="." + name + ".", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, os.path.join(directory, name))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return os.path.join(directory, name)
+    return atomic_file.write_atomic(os.path.join(directory, name), text, mode)
 
 
 def _loop_results(result: dict) -> list:

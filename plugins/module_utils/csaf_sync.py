@@ -46,10 +46,10 @@ import json
 import os
 import re
 import stat
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote, urljoin, urlsplit
 
+from ansible_collections.aisec.gpu_host.plugins.module_utils.atomic_file import write_atomic
 from ansible_collections.aisec.gpu_host.plugins.module_utils.csaf_http import (
     DEFAULT_USER_AGENT,
     FetchError,
@@ -837,7 +837,7 @@ class MirrorStore:
         text = json.dumps(self.index, indent=1, sort_keys=True) + "\n"
         if text == self._index_text:
             return False
-        self._atomic_write(self.index_path, text.encode("utf-8"), 0o644)
+        write_atomic(self.index_path, text.encode("utf-8"), 0o644)
         self._index_text = text
         return True
 
@@ -893,7 +893,7 @@ class MirrorStore:
         path = self._blob_path(area, digest)
         if not os.path.isfile(path):
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-            self._atomic_write(path, raw, 0o444)
+            write_atomic(path, raw, 0o444)
         return digest
 
     def read_cached(self, digest):
@@ -903,23 +903,6 @@ class MirrorStore:
         except OSError:
             return None
         return data if hashlib.sha256(data).hexdigest() == digest else None
-
-    def _atomic_write(self, path, data, mode):
-        directory = os.path.dirname(path)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
 
     # -- tree -------------------------------------------------------------------------------------
     def _tree_entry_ok(self, path, digest):
@@ -953,7 +936,7 @@ class MirrorStore:
             else:
                 with open(self.blob_path(digest), "rb") as handle:
                     data = handle.read()
-                self._atomic_write(path, data, 0o644)
+                write_atomic(path, data, 0o644)
             changed.append(tree_path)
         # Remove tree files no longer wanted (only inside <YYYY> folders, which this code owns).
         for entry in sorted(os.listdir(self.dest)):
