@@ -5,7 +5,9 @@
 # Starts dockerd when no init system manages it. Safe to re-run.
 . "$(dirname "$0")/lib.sh"
 need=()
-for pair in docker:docker.io debootstrap:debootstrap git:git rsync:rsync ssh:openssh-client gpg:gnupg \
+# dockerd, not docker: a machine may have a docker client (e.g. a static binary in /usr/local/bin)
+# and no daemon; the daemon comes with docker.io.
+for pair in dockerd:docker.io debootstrap:debootstrap git:git rsync:rsync ssh:openssh-client gpg:gnupg \
             oathtool:oathtool chromium:chromium dpkg-scanpackages:dpkg-dev; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done

@@ -23,6 +23,9 @@ aisec_activate() {
 ensure_docker() {
   command -v docker >/dev/null || die "docker is not installed (apt-get install docker.io)"
   if docker info >/dev/null 2>&1; then return 0; fi
+  if ! command -v dockerd >/dev/null && ! { command -v systemctl >/dev/null && [ -d /run/systemd/system ]; }; then
+    die "docker client found ($(command -v docker)) but no Docker daemon: install one (as root: apt-get install docker.io, or run scripts/bootstrap-host.sh) and re-run"
+  fi
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl start docker || true
   else
