@@ -20,6 +20,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
+# The oldest ansible-core the collection claims (meta/runtime.yml), for the collection install test.
+OLDEST="$AISEC_ROOT/.venv-oldest"
+want_oldest="$(sha256sum <"$AISEC_ROOT/requirements-oldest.txt" | cut -c1-64)"
+if [ "$(cat "$OLDEST/.aisec-lock.sha256" 2>/dev/null)" != "$want_oldest" ]; then
+  log "creating $OLDEST (requirements-oldest.txt)"
+  "$PYTHON" -m venv "$OLDEST"
+  "$OLDEST/bin/python" -m pip install --quiet -r "$AISEC_ROOT/requirements-oldest.txt"
+  echo "$want_oldest" >"$OLDEST/.aisec-lock.sha256"
+fi
+
 # ansible_collections/aisec/gpu_host -> checkout, so "aisec.gpu_host" resolves without installing.
 mkdir -p "$AISEC_COLLECTIONS/ansible_collections/aisec"
 ln -sfn "$AISEC_ROOT" "$AISEC_COLLECTIONS/ansible_collections/aisec/gpu_host"

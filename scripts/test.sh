@@ -40,6 +40,9 @@ run_molecule() {
   # Whole-collection audit -> drift -> remediate cycle through ansible-runner on a local container host.
   if [ "$#" -eq 0 ]; then
     step "drift audit (ansible-runner)" run_pytest_path tests/integration/drift
+    # The collection as users install it: build, install into an empty project, run roles by FQCN (also with the
+    # oldest ansible-core the collection claims).
+    step "collection install" run_pytest_path tests/integration/galaxy
   fi
 }
 run_pytest_path() {

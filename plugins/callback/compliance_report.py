@@ -25,9 +25,12 @@ description:
     C(import_role), C(import_tasks) and C(include_role) with C(apply) count. Loop items are aggregated
     into their task, handlers are reported like tasks (flagged C(handler)). The ok result of an
     include, import or meta task itself is not a control result.
-  - A task that enforces several controls in one action (for example M(aisec.gpu_host.file_set), one call for
-    many files) may return C(changed_controls), the list of its control ids whose part changed; only those
+  - A task that enforces several controls in one action (for example M(aisec.gpu_host.nft_table), one table for
+    several controls) may return C(changed_controls), the list of its control ids whose part changed; only those
     are then recorded as C(drift) or C(fixed), its other control ids as C(pass).
+  - In check mode, a C(command)/C(shell) task that its condition asked to run and that check mode alone kept from
+    running (C(Command would have run if not in check mode)) is C(drift), as the roles fix some drift with a
+    command (for example C(pam-auth-update) for a PAM stack edited by hand).
   - Ad-hoc commands (the C(ansible) CLI) are not compliance runs; the plugin stays silent for them.
   - At the end of the run it writes C(report.json), C(junit.xml) and C(report.html) to O(output_dir)
     and prints a per-control summary table (control id, then the number of hosts in each status) followed by
@@ -233,6 +236,16 @@ def write_atomic(directory: str, name: str, text: str, mode: int = 0o640) -> str
     return atomic_file.write_atomic(os.path.join(directory, name), text, mode)
 
 
+WOULD_HAVE_RUN = "Command would have run if not in check mode"
+
+
+def _would_have_run(data):
+    """A command/shell result (or loop item) that check mode alone kept from running."""
+    if data.get("msg") == WOULD_HAVE_RUN:
+        return True
+    return any(isinstance(item, dict) and item.get("msg") == WOULD_HAVE_RUN for item in _loop_results(data))
+
+
 def _loop_results(result: dict) -> list:
     items = result.get("results")
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
@@ -355,7 +368,7 @@ class CallbackModule(CallbackBase):
 
     # ---- results ------------------------------------------------------------------------
 
-    def _record(self, result, outcome, ignored=False):
+    def _record(self, result, outcome, ignored=False, would_run=False):
         task = result._task
         host = result._host.get_name()
         data = result._result if isinstance(result._result, dict) else {}
@@ -394,8 +407,8 @@ class CallbackModule(CallbackBase):
             name=to_text(getattr(result, "task_name", None) or task.get_name()),
             role=role_name,
             action=getattr(task, "resolved_action", None) or task.action,
-            changed=bool(data.get("changed")),
-            check_mode=check_mode,
+            changed=bool(data.get("changed")) or would_run,
+            check_mode=check_mode or would_run,
             ignored=ignored,
             handler=Handler is not None and isinstance(task, Handler),
             message=_failure_message(data) if outcome in ("failed", "unreachable") else None,
@@ -417,6 +430,12 @@ class CallbackModule(CallbackBase):
         self._record(result, "unreachable")
 
     def v2_runner_on_skipped(self, result):
+        data = result._result if isinstance(result._result, dict) else {}
+        if _would_have_run(data):
+            # A command or shell task whose condition asked for it, skipped only because of check mode: the change
+            # it makes is drift (a role fixes drift such as a PAM stack edited by hand with a command).
+            self._record(result, "ok", would_run=True)
+            return
         self._record(result, "skipped")
 
     # ---- end of run ---------------------------------------------------------------------

@@ -281,7 +281,7 @@ class ComplianceCollector:
         is every result of a task tagged :data:`EXCLUDE_TAG`.
 
         ``changed_controls`` narrows a changed ok result of a task that enforces several controls in one
-        action (``aisec.gpu_host.file_set`` returns it): when it is a list, only the task's control ids in it
+        action (``aisec.gpu_host.nft_table`` returns it): when it is a list, only the task's control ids in it
         are recorded as changed (drift in check mode, fixed otherwise) and the others as pass. ``None`` (the
         result did not say) keeps the whole task's status for every control id. Returns the task's status.
         """

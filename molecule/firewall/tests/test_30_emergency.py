@@ -65,3 +65,44 @@ def test_blocklist_drops_a_client_at_once_and_survives_the_role(target, client_o
     assert ssh_banner(client_ok, TARGET_V4)
     state = target.file("/etc/aisec/firewall/emergency.json").content_string
     assert '"action": "unblock"' in state and '"reason": "molecule-test"' in state
+
+
+def test_ipv4_mapped_block_entry_blocks_the_ipv4_peer(target, client_ok):
+    """Issue #13 finding 5: ::ffff:a.b.c.d on the block list used to land in the IPv6 set and block nothing."""
+    mapped = "::ffff:" + CLIENT_OK_V4
+    emergency("block", mapped)
+    try:
+        assert not http_ok(client_ok, TARGET_V4, 8000)
+        blocked = target.check_output("nft list set inet aisec blocklist_v4")
+        assert CLIENT_OK_V4 in blocked
+        assert mapped not in target.check_output("nft list set inet aisec blocklist_v6")
+        assert controller_ssh().returncode == 0
+    finally:
+        emergency("unblock", CLIENT_OK_V4)
+    assert http_ok(client_ok, TARGET_V4, 8000)
+
+
+def test_full_lockdown_also_cuts_what_the_host_opened(target, client_ok, client_bad):
+    """Issue #13 finding 6: the inbound lockdown keeps connections the host opened (a reverse shell or beacon keeps
+    talking); the full lockdown also closes egress and drops established outbound flows, except the admin path."""
+    beacon = HeldConnection(target, CLIENT_OK_V4, 8080, "beacon")
+    beacon.start()  # allowed egress, established before the lockdown
+    inbound = HeldConnection(client_ok, TARGET_V4, 8000, "full")
+    inbound.start()
+    seconds = emergency("full_lockdown")[1]
+    print("full lockdown playbook: %.1f s" % seconds)
+    try:
+        assert beacon.second_request().startswith("failed")
+        assert inbound.second_request().startswith("failed")
+        assert not http_ok(target, CLIENT_OK_V4, 8080)
+        assert not http_ok(target, CLIENT_OK_V4, 8080, netns="ctr1")
+        assert not http_ok(client_bad, TARGET_V4, 9100)
+        # the admin path stays, in both directions
+        assert ssh_banner(client_ok, TARGET_V4)
+        assert controller_ssh().returncode == 0
+        state = target.file("/etc/aisec/firewall/emergency.json").content_string
+        assert '"lockdown": "full"' in state
+    finally:
+        emergency("release")
+    assert http_ok(target, CLIENT_OK_V4, 8080)
+    assert http_ok(client_ok, TARGET_V4, 8000)

@@ -8,10 +8,10 @@ The inventory is loaded with ansible-inventory (group_vars / host_vars merged pe
 
 * every ``<role>_*`` variable is an option of that role (no typos) and the role's argument spec accepts the
   values (types, choices, sub-options);
-* the firewall addresses, ports and allow-list entries pass the firewall role's own input checker
-  (roles/firewall/files/firewall_inputs.py, the script its pre-flight runs);
-* every SSH key of access_users has the form and type prefix the access role's pre-flight requires, and
-  administrators use FIDO2 keys.
+* the firewall addresses, ports and allow-list entries pass the firewall role's own input checks
+  (the aisec.gpu_host.firewall_desired filter its pre-flight runs, plugins/module_utils/firewall_plan.py);
+* every SSH key of access_users has the form and type prefix the access role's pre-flight requires
+  (aisec.gpu_host.access_desired, plugins/module_utils/access_plan.py), and administrators use FIDO2 keys.
 
 Values that come from Ansible Vault (``vault_*``) are templates and only type-checked as strings.
 """
@@ -28,6 +28,8 @@ import pytest
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.aisec.gpu_host.plugins.module_utils import access_plan, firewall_plan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 INVENTORY = os.path.join(ROOT, "inventories", "example")
@@ -81,45 +83,32 @@ def test_argument_specs_accept_every_host(hostvars, role):
         assert not result.error_messages, "%s / %s: %s" % (host, role, result.error_messages)
 
 
-def resolve(template, values):
-    """Resolve the plain ``{{ name }}`` references of the firewall role's vars/main.yml input mapping."""
-    if isinstance(template, dict):
-        return {k: resolve(v, values) for k, v in template.items()}
-    if isinstance(template, str):
-        match = re.match(r"^\{\{\s*([a-z_]+)\s*\}\}$", template)
-        if match:
-            return values[match.group(1)]
-    return template
-
-
 def test_firewall_input_checker_accepts_every_host(hostvars):
     defaults = load_yaml(role_file("firewall", "defaults", "main.yml"))
-    mapping = load_yaml(role_file("firewall", "vars", "main.yml"))["__firewall_preflight_input"]
-    script = role_file("firewall", "files", "firewall_inputs.py")
     for host, hvars in hostvars.items():
         values = dict(defaults)
         values.update({k: v for k, v in hvars.items() if k.startswith("firewall_")})
-        data = resolve(mapping, values)
-        env = {"PATH": os.environ.get("PATH", ""), "AISEC_FW_INPUT": json.dumps(data)}
-        proc = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, timeout=60, check=False)
-        assert proc.returncode == 0, proc.stderr
-        result = json.loads(proc.stdout)
-        assert result["errors"] == [] and result["lockout"] == [], (host, result)
+        desired = firewall_plan.desired(values)
+        assert desired["errors"] == [], (host, desired["errors"])
         assert values["firewall_admin_cidrs"], host
 
 
 def test_access_keys_are_well_formed(hostvars):
-    rvars = load_yaml(role_file("access", "vars", "main.yml"))
-    key_re = re.compile(rvars["__access_key_regex"])
-    prefixes = rvars["__access_key_prefixes"]
+    defaults = load_yaml(role_file("access", "defaults", "main.yml"))
     for host, hvars in hostvars.items():
         present = [u for u in hvars["access_users"] if u.get("state", "present") == "present"]
         assert any(u["role"] == "admin" and u["ssh_keys"] for u in present), host
         assert any(u["name"] == hvars["ansible_user"] and u["role"] == "automation" for u in present), host
+        values = dict(defaults)
+        values.update({k: v for k, v in hvars.items() if k.startswith("access_")})
+        values["access_users"] = [dict(u, totp_secret="A" * 32) if "totp_secret" in u else u
+                                  for u in values["access_users"]]  # vault references are templates here
+        errors = access_plan.desired(values)["errors"]
+        assert not [e for e in errors if "key #" in e or "SSH key" in e], (host, errors)
         for user in present:
             for key in user.get("ssh_keys", []):
-                match = key_re.match(key.strip())
+                match = access_plan.KEY_RE.fullmatch(key.strip())
                 assert match, (host, user["name"], key)
-                assert match.group(2).startswith(prefixes[match.group(1)]), (host, user["name"], key)
+                assert match.group(2).startswith(access_plan.KEY_PREFIXES[match.group(1)]), (host, user["name"], key)
                 if user["role"] == "admin":
-                    assert match.group(1) in rvars["__access_sk_key_types"], (host, user["name"])
+                    assert match.group(1) in access_plan.SK_KEY_TYPES, (host, user["name"])

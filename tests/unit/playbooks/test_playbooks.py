@@ -45,9 +45,23 @@ def roles_of(play):
     return [r["role"] if isinstance(r, dict) else r for r in play.get("roles", []) or []]
 
 
+def preflight_role_default():
+    with open(os.path.join(ROOT, "roles", "preflight", "defaults", "main.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["preflight_roles"]
+
+
 def preflights_of(play):
-    return [t["ansible.builtin.include_role"]["name"] for t in play.get("tasks", [])
-            if t.get("ansible.builtin.include_role", {}).get("tasks_from") == "preflight"]
+    """The roles whose pre-flight a play runs: include_role ... tasks_from: preflight, or the aisec.gpu_host.preflight
+    role (its preflight_roles, by default every role)."""
+    out = []
+    for t in play.get("tasks", []):
+        inc = t.get("ansible.builtin.include_role", {})
+        if inc.get("tasks_from") == "preflight":
+            out.append(inc["name"])
+        elif inc.get("name") == "aisec.gpu_host.preflight":
+            names = (t.get("vars") or {}).get("preflight_roles") or preflight_role_default()
+            out.extend("aisec.gpu_host." + n for n in names)
+    return out
 
 
 def env(tmp, **extra):
@@ -116,7 +130,8 @@ def test_remediate_applies_the_site_roles_in_batches():
         assert play["hosts"] == "{{ aisec_remediate_hosts | default('all') }}"
     patching = [r for r in main["roles"] if r["role"] == "aisec.gpu_host.patching"][0]
     assert patching["vars"] == {"patching_mode": "report", "patching_reboot": False}
-    pre_patching = [t for t in preflight["tasks"] if t["ansible.builtin.include_role"]["name"] == "aisec.gpu_host.patching"][0]
+    pre_patching = [t for t in preflight["tasks"] if t["ansible.builtin.include_role"]["name"] in (
+        "aisec.gpu_host.patching", "aisec.gpu_host.preflight")][0]
     assert pre_patching["vars"] == patching["vars"]
 
 

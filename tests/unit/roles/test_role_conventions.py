@@ -16,6 +16,11 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 ROLES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "roles", "*")) if os.path.isdir(p))
+# Building blocks other roles and playbooks include: safe_apply (its tasks take the control tags of the role that
+# includes it, see test_safe_apply_is_included_with_control_tags) and preflight (its main entry point is the
+# pre-flight of the other roles). They have no "preflight" entry point of their own.
+BUILDING_BLOCKS = ("safe_apply", "preflight")
+HARDENING_ROLES = [r for r in ROLES if r not in BUILDING_BLOCKS]
 CONTROL_RE = re.compile(r"^AISEC-[A-Z]+-[0-9]{2}$")
 BLOCK_KEYS = ("block", "rescue", "always")
 
@@ -60,7 +65,7 @@ def _inherited_tags(role):
     return inherited
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "safe_apply"])
 def test_every_task_names_its_control(role):
     known = _controls()
     inherited = _inherited_tags(role)
@@ -84,9 +89,18 @@ def test_every_task_names_its_control(role):
 def test_defaults_are_documented_in_argument_specs(role):
     with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
         specs = yaml.safe_load(handle)["argument_specs"]
-    assert {"main", "preflight"} <= set(specs), "entry points main and preflight are required"
-    options = specs["main"].get("options", {})
-    assert specs["preflight"].get("options", {}) == options
+    if role in BUILDING_BLOCKS:
+        # every entry point it ships is documented, and the other way round
+        entries = sorted(os.path.splitext(os.path.basename(p))[0]
+                         for p in glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml")))
+        assert sorted(specs) == [e for e in entries if e in specs] and set(specs) <= set(entries), (specs, entries)
+        options = {}
+        for spec in specs.values():
+            options.update(spec.get("options", {}))
+    else:
+        assert {"main", "preflight"} <= set(specs), "entry points main and preflight are required"
+        options = specs["main"].get("options", {})
+        assert specs["preflight"].get("options", {}) == options
     defaults_path = os.path.join(ROOT, "roles", role, "defaults", "main.yml")
     defaults = {}
     if os.path.exists(defaults_path):
@@ -100,3 +114,21 @@ def test_defaults_are_documented_in_argument_specs(role):
         if isinstance(value, str) and "{{" in value:
             continue  # templated defaults are documented in prose
         assert spec_default == value, "%s: defaults/main.yml has %r, argument_specs %r" % (name, value, spec_default)
+
+
+def test_safe_apply_is_included_with_control_tags():
+    """The safe_apply role's tasks carry no control of their own: every include passes the includer's."""
+    known = _controls()
+    found = 0
+    for role in ROLES:
+        for path in _task_files(role):
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle) or []
+            for task, _tags in _tasks(data):
+                arg = task.get("ansible.builtin.include_role")
+                if not isinstance(arg, dict) or arg.get("name") != "aisec.gpu_host.safe_apply":
+                    continue
+                found += 1
+                tags = (arg.get("apply") or {}).get("tags", [])
+                assert [t for t in tags if CONTROL_RE.match(str(t)) and t in known], (path, task.get("name"))
+    assert found >= 3

@@ -17,7 +17,8 @@ import sys
 
 import pytest
 
-ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "firewall"))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+ROLE = os.path.join(ROOT, "roles", "firewall")
 
 BASE = {
     "firewall_admin_cidrs": ["10.0.0.0/24", "2001:db8:1::/64"],
@@ -58,7 +59,9 @@ PLAYBOOK = """
   tasks:
     - name: Render the ruleset of each case
       ansible.builtin.copy:
-        content: "{{{{ lookup('ansible.builtin.template', '{role}/templates/aisec.nft.j2', template_vars=item.value) }}}}"
+        content: "{{{{ lookup('ansible.builtin.template', '{role}/templates/aisec.nft.j2', template_vars=item.value
+          | combine({{'__firewall_desired': (lookup('ansible.builtin.file', '{role}/defaults/main.yml') | from_yaml
+                                            | combine(item.value)) | aisec.gpu_host.firewall_desired}})) }}}}"
         dest: "{out}/{{{{ item.key }}}}.nft"
         mode: "0600"
       loop: "{{{{ cases | dict2items }}}}"
@@ -91,6 +94,7 @@ def rendered(tmp_path_factory):
                                  "ansible_python_interpreter": sys.executable}))
     binary = shutil.which("ansible-playbook") or os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="False",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
                ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
     proc = subprocess.run([binary, "-i", "localhost,", "-c", "local", "-e", "@%s" % extra, str(playbook)],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
