@@ -58,6 +58,7 @@ __all__ = [
     "RANGE_PATTERNS",
     "ROLE_KINDS",
     "VERSION_LINES",
+    "adapt",
     "adapt_product",
     "advisory_url",
     "applies_to_platforms",
@@ -783,36 +784,25 @@ def adapt_product(product: dict, role: str, cumulative: bool = True, platforms=N
             label = item.get("name")
         elif arch_name is None and cat == "architecture":
             arch_name = item.get("name")
-    arch_error = None
-    try:
-        arch = _parse_architecture(arch_name) if arch_name else _NO_ARCH
-    except NotUnderstood as exc:
-        arch, arch_error = _NO_ARCH, exc
-    if platforms is not None and not applies_to_platforms(arch, platforms):
+    name = product.get("name")
+    return adapt(label, arch_name, name if isinstance(name, str) else "", role, cumulative,
+                 frozenset(platforms) if platforms is not None else None)
+
+
+def adapt(label, arch_name, name, role, cumulative=True, platforms=None):
+    """:func:`adapt_product` on the parts of a product: its label, architecture name and name (the condition).
+
+    ``platforms``: a frozenset of OS keys or None.
+    """
+    frame = _frame(label, arch_name, platforms)
+    if frame is None:
         return None
-    if label is None:
-        raise NotUnderstood("no product_version branch names the product", "product")
-    classified = classify_label(label, arch_name)
-    if classified is None or arch["gaming"]:
-        what = "NVIDIA Cloud Gaming %s" % _norm(label) if classified is not None else _norm(label)
-        raise NotUnderstood("product %r is not in the component vocabulary" % (what,), "product", _context(label=what))
-    component, family = classified
-    families = label_families(family)
-    branched = component in BRANCHED_COMPONENTS
-    context = _context(component, families or None, arch["oses"], arch["branch"] if branched else None, _norm(label))
-    if arch_error is not None:
-        raise NotUnderstood(arch_error.reason, "architecture", context)
-    if branched and arch["line"] is not None:
-        raise NotUnderstood("architecture %r: %r is not a driver branch such as 'R535' or 'R550 vGPU 17'"
-                            % (arch["raw"], arch["line"]), "architecture", context)
-    branch = arch["branch"] if branched else None
-    scheme = component_scheme(component)
-    words = _model_words(label, arch.get("platform") or "")
+    if isinstance(frame, NotUnderstood):
+        raise NotUnderstood(frame.reason, frame.category, frame.context)
+    component, families, branched, context, branch, scheme, words, arch, norm_label = frame
     kind = ROLE_KINDS.get(role)
     if kind is None:
         raise NotUnderstood("unknown status role %r" % (role,))
-    name = product.get("name")
-    name = name if isinstance(name, str) else ""
     try:
         try:
             # Model words only matter to the last-resort "<model> <version>" pattern; leaving them
@@ -845,9 +835,43 @@ def adapt_product(product: dict, role: str, cumulative: bool = True, platforms=N
         "vgpu": arch["vgpu"],
         "line": line,
         "scheme": scheme,
-        "label": _norm(label),
+        "label": norm_label,
         "condition": condition,
     }
+
+
+@functools.lru_cache(maxsize=8192)
+def _frame(label, arch_name, platforms):
+    """What a label and an architecture say, shared by every product under them (cached).
+
+    None: another platform; a NotUnderstood instance: the label or architecture is not understood;
+    else ``(component, families, branched, context, branch, scheme, model words, arch, label)``.
+    """
+    arch_error = None
+    try:
+        arch = _parse_architecture(arch_name) if arch_name else _NO_ARCH
+    except NotUnderstood as exc:
+        arch, arch_error = _NO_ARCH, exc
+    if platforms is not None and not applies_to_platforms(arch, platforms):
+        return None
+    if label is None:
+        return NotUnderstood("no product_version branch names the product", "product")
+    classified = classify_label(label, arch_name)
+    if classified is None or arch["gaming"]:
+        what = "NVIDIA Cloud Gaming %s" % _norm(label) if classified is not None else _norm(label)
+        return NotUnderstood("product %r is not in the component vocabulary" % (what,), "product", _context(label=what))
+    component, family = classified
+    families = label_families(family)
+    branched = component in BRANCHED_COMPONENTS
+    context = _context(component, families or None, arch["oses"], arch["branch"] if branched else None, _norm(label))
+    if arch_error is not None:
+        return NotUnderstood(arch_error.reason, "architecture", context)
+    if branched and arch["line"] is not None:
+        return NotUnderstood("architecture %r: %r is not a driver branch such as 'R535' or 'R550 vGPU 17'"
+                             % (arch["raw"], arch["line"]), "architecture", context)
+    branch = arch["branch"] if branched else None
+    return (component, families, branched, context, branch, component_scheme(component),
+            _model_words(label, arch.get("platform") or ""), arch, _norm(label))
 
 
 _NO_ARCH = {"os": None, "oses": (), "platform": None, "branch": None, "vgpu": None, "line": None, "gaming": False,

@@ -239,9 +239,11 @@ def test_firmware(validated):
     f = findings_by_id(validated, "firmware:hopper_hgx_8_gpu")["5561"]
     assert f["fixed_version"] == "1.6.0"
     assert f["affected_products"][0]["range"] == "vers:intdot/1.3.0|1.3.1"
-    # not listed (1.5.1) -> no statement; 1.6.0 -> fixed ("and later")
+    # not listed (1.5.1), between the affected 1.5.0 and the fix 1.6.0 -> undecided; 1.6.0 -> fixed ("and later")
     assert run([{"name": "firmware", "version": "1.5.1", "family": "hopper hgx 8 gpu"}])["summary"][
-        "firmware:hopper_hgx_8_gpu"]["status"] == "no_statement"
+        "firmware:hopper_hgx_8_gpu"]["status"] == "undecided"
+    assert run([{"name": "firmware", "version": "1.2.0", "family": "hopper hgx 8 gpu"}])["summary"][
+        "firmware:hopper_hgx_8_gpu"]["status"] == "no_statement"  # below every affected release
     assert run([{"name": "firmware", "version": "1.7", "family": "HMC Hopper HGX 8-GPU"}])["summary"][
         "firmware:hmc_hopper_hgx_8_gpu"]["status"] == "not_affected"
 
@@ -834,3 +836,17 @@ def test_cloud_gaming_rows_never_become_driver_entries():
     r = run([driver("580.82.07", "vgpu_guest")], docs=[doc])
     assert r["summary"]["nvidia_driver:vgpu_guest"]["status"] == "not_covered"
     assert r["outside_vocabulary"]["labels"] == {"NVIDIA Cloud Gaming Guest driver": 2}
+
+
+def test_gap_between_affected_range_and_fix_is_undecided():
+    # 5517: "All versions prior to CUDA Toolkit v12.4" affected, "CUDA Toolkit v12.4U1" fixed
+    doc = bulletin("9015", [("Windows, Linux", "NVIDIA CUDA Toolkit", "All versions prior to CUDA Toolkit v12.4",
+                             "CUDA Toolkit v12.4U1", ["CVE-2026-0001"])])
+    s = run([{"name": "cuda_toolkit", "version": "12.4.0"}], docs=[doc])["summary"]["cuda_toolkit"]
+    assert s["status"] == "undecided" and "below the first fixed version 12.4.1" in s["undecided_reasons"][0]
+    assert run([{"name": "cuda_toolkit", "version": "12.4.1"}], docs=[doc])["summary"]["cuda_toolkit"][
+        "status"] == "not_affected"
+    # below an affected range that starts later: not affected, no gap
+    doc = bulletin("9016", [("Linux", "Triton Inference Server", "22.09 to 24.03", "24.04", ["CVE-2026-0001"])])
+    assert run([{"name": "triton_inference_server", "version": "21.08"}], docs=[doc])["summary"][
+        "triton_inference_server"]["status"] == "no_statement"
