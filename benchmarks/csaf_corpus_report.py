@@ -74,7 +74,7 @@ def host_table(docs, rejected):
     mismatches = 0
     for component, expected in corpus_test.HOSTS:
         report = cm.match(docs, [component], {"validate": True}, rejected=rejected)
-        (summary,) = report["summary"].values()
+        summary = list(report["summary"].values())[0]
         got = corpus_test._answer(summary)  # pylint: disable=protected-access
         same = got == expected
         mismatches += not same

@@ -890,8 +890,6 @@ def _document_url(doc, meta, nvidia):
     return urls[0][1] if urls else None
 
 
-
-
 class _Doc:
     __slots__ = ("source", "meta", "key", "sort_key", "url", "nvidia", "aggregate_severity", "vulns", "statements",
                  "unread", "listings")
@@ -1265,9 +1263,9 @@ def _match_document(d, comp, indexer):
             if _branch_number(comp["branch"]) < max(_branch_number(b) for b in listed):
                 return "affected", _branch_change_finding(d, comp, listed), reasons
             if comp["branch"] in other:
-                reasons.append(_reason(d, "the advisory lists %s only for other driver families than %s; it makes "
-                                       "no statement for %s on this branch" % (comp["branch"], comp["family"],
-                                                                              comp["family"]), "family"))
+                text = ("the advisory lists %s only for other driver families than %s; it makes no statement for "
+                        "%s on this branch" % (comp["branch"], comp["family"], comp["family"]))
+                reasons.append(_reason(d, text, "family"))
     stmts = []
     incomparable = []
     for s in all_stmts:
@@ -1818,8 +1816,8 @@ def _match(documents, components, options=None, rejected=None) -> dict:
             for r in reasons:
                 state.undecided.append((tid or d.source, r))
                 if r["category"] not in ("scheme", "family"):
-                    state.not_understood.append({k: r.get(k) for k in ("document", "source", "product_id", "text",
-                                                                        "reason", "category")})
+                    keys = ("document", "source", "product_id", "text", "reason", "category")
+                    state.not_understood.append({k: r.get(k) for k in keys})
         for r in rejected_all:
             if r["components"] is None or comp["name"] in r["components"]:
                 state.rejected.append({"source": r["source"], "tracking_id": r["tracking_id"],

@@ -175,8 +175,8 @@ def test_mirror_rejections(tmp_path):
     other.mkdir()
     (other / "index.json").write_text(json.dumps({"format": "something else"}))
     out, warnings = action.mirror_rejections([str(mirror), str(old), str(broken), str(other), str(tmp_path / "x")])
-    assert [(r["tracking_id"], r["components"]) for r in out] == [("5586", ["nvidia_driver"]), (None, None),
-                                                                   (None, None)]
+    expected = [("5586", ["nvidia_driver"]), (None, None), (None, None)]
+    assert [(r["tracking_id"], r["components"]) for r in out] == expected
     assert "previously verified" in out[0]["reasons"][0] and out[0]["reasons"][0].startswith("rejected by csaf_sync")
     assert "cannot be read" in out[2]["reasons"][0]
     assert len(warnings) == 1 and "older csaf_sync" in warnings[0]

@@ -784,8 +784,8 @@ def test_interpreter_trust_other_cases():
     assert "cannot stat" in P.interpreter_trust_problem("/nope/python", _lstat({}), {0})
     assert "absolute" in P.interpreter_trust_problem("bin/python", _lstat({}), {0})
     # stop: only the part below the stop directory is checked (the unit tests' fake host)
-    assert P.interpreter_trust_problem("/tmp/x/bin/py", _lstat({"/tmp/x/bin": _Stat(_DIR),
-                                                              "/tmp/x/bin/py": _Stat(_FILE)}), {0}, stop="/tmp/x") is None
+    below = _lstat({"/tmp/x/bin": _Stat(_DIR), "/tmp/x/bin/py": _Stat(_FILE)})
+    assert P.interpreter_trust_problem("/tmp/x/bin/py", below, {0}, stop="/tmp/x") is None
 
 
 def test_venv_prefix_and_home():
@@ -802,8 +802,8 @@ def test_python_probe_script_runs_no_pth_file(tmp_path):
 
     lib = tmp_path / "venv" / "lib" / ("python%d.%d" % sys.version_info[:2]) / "site-packages"
     (lib / "demo_pkg-1.3.0rc17.dist-info").mkdir(parents=True)
-    (lib / "demo_pkg-1.3.0rc17.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-pkg\n"
-                                                                    "Version: 1.3.0rc17\n")
+    metadata = "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.3.0rc17\n"
+    (lib / "demo_pkg-1.3.0rc17.dist-info" / "METADATA").write_text(metadata)
     marker = tmp_path / "pwned"
     (lib / "evil.pth").write_text("import os; open(%r, 'w').write('x')\n" % str(marker))
     (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
@@ -816,8 +816,8 @@ def test_python_probe_script_runs_no_pth_file(tmp_path):
 
 @pytest.mark.parametrize("repository, tag, expected", [
     ("nvcr.io/nvidia/tensorrt-llm/release", "1.3.0rc17", {"name": "tensorrt_llm", "version": "1.3.0rc17"}),
-    ("nvcr.io/nvidia/k8s/container-toolkit", "v1.17.0-rc.1-ubi8", {"name": "nvidia_container_toolkit",
-                                                                    "version": "1.17.0-rc.1"}),
+    ("nvcr.io/nvidia/k8s/container-toolkit", "v1.17.0-rc.1-ubi8",
+     {"name": "nvidia_container_toolkit", "version": "1.17.0-rc.1"}),
     ("nvcr.io/nvidia/tritonserver", "24.08-py3", {"name": "triton_inference_server", "version": "24.08"}),
     ("nvcr.io/nvidia/ai-dynamo/vllm-runtime", "0.4.0-amd64", {"name": "dynamo", "version": "0.4.0"}),
 ])
