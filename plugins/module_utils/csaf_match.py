@@ -1815,7 +1815,7 @@ def _match(documents, components, options=None, rejected=None) -> dict:
                 state.no_statement.append(tid)
             for r in reasons:
                 state.undecided.append((tid or d.source, r))
-                if r["category"] not in ("scheme", "family"):
+                if "product_id" in r:  # a product that could not be read or compared (not a scheme or gap note)
                     keys = ("document", "source", "product_id", "text", "reason", "category")
                     state.not_understood.append({k: r.get(k) for k in keys})
         for r in rejected_all:
