@@ -159,8 +159,8 @@ options:
 notes:
   - The documents are read and parsed again for every host the task runs for. For 200 NVIDIA-style documents
     matching takes about 0.1 s, 0.2 s with the mandatory tests (O(schema=false)) and about 1.3 s with the JSON
-    schema as well (one CPU core); for NVIDIA's whole corpus (181 documents, August 2026) about 0.06 s, 0.12 s
-    and 2.2 s. A mirror that M(aisec.gpu_host.csaf_sync) already validated can use O(validate=false).
+    schema as well (one CPU core); for NVIDIA's whole corpus (181 documents, August 2026) about 0.03 s, 0.05 s
+    and 1.0 s. A mirror that M(aisec.gpu_host.csaf_sync) already validated can use O(validate=false).
   - Findings are a report; use the RV(summary) to decide patches (see the C(patching) role).
   - "Qualified NVIDIA ranges such as C(All versions up to and including 1.17.7 (CDI mode only for versions
     prior to 1.17.5)) produce findings with RV(findings[].uncertain=true) where the condition applies."
