@@ -29,6 +29,10 @@ from ansible_collections.aisec.gpu_host.plugins.module_utils.csaf_match import (
 
 #: Largest CSAF file read (CSAF 2.0 section 7: consumers handle 15 MB documents).
 MAX_DOCUMENT_SIZE = csaf_document.DEFAULT_MAX_SIZE
+#: The index a csaf_sync mirror keeps in its root (module_utils.csaf_sync.INDEX_NAME / INDEX_FORMAT).
+SYNC_INDEX_NAME = "index.json"
+SYNC_INDEX_FORMAT = "aisec.gpu_host.csaf_sync/1"
+MAX_INDEX_SIZE = 256 * 1024 * 1024
 
 
 def collect_files(paths):
@@ -76,18 +80,65 @@ def load_documents(files, max_size=MAX_DOCUMENT_SIZE):
             with open(path, "rb") as fh:
                 raw = fh.read(max_size + 1)
         except OSError as exc:
-            rejected.append({"source": path, "tracking_id": None, "reasons": ["cannot read: %s" % to_native(exc)]})
+            rejected.append({"source": path, "tracking_id": None, "reasons": ["cannot read: %s" % to_native(exc)],
+                             "components": None})
             continue
         try:
             doc = csaf_document.load_bytes(raw, max_size=max_size)
         except csaf_document.CsafError as exc:
-            rejected.append({"source": path, "tracking_id": None, "reasons": [to_native(exc)]})
+            # Unreadable: it may name any component, so csaf_match reports it for every one.
+            rejected.append({"source": path, "tracking_id": None, "reasons": [to_native(exc)], "components": None})
             continue
         if not isinstance(doc.get("document"), dict):
             skipped += 1
             continue
         docs.append((path, doc))
     return docs, rejected, skipped
+
+
+def mirror_rejections(paths):
+    """Documents csaf_sync rejected, from the ``index.json`` of each mirror directory in ``paths``.
+
+    Returns ``(rejected entries for csaf_match, warnings)``. The entries keep the components each
+    document names (None: unknown, reported for every component). An index that cannot be read is
+    itself reported for every component: the mirror's completeness is then unknown.
+    """
+    out, warnings = [], []
+    for path in paths:
+        index_path = os.path.join(path, SYNC_INDEX_NAME)
+        if not os.path.isdir(path) or not os.path.isfile(index_path):
+            continue
+        try:
+            with open(index_path, "rb") as fh:
+                raw = fh.read(MAX_INDEX_SIZE + 1)
+            if len(raw) > MAX_INDEX_SIZE:
+                raise ValueError("larger than %d bytes" % MAX_INDEX_SIZE)
+            index = json.loads(raw.decode("utf-8"))
+        except (OSError, ValueError) as exc:
+            out.append({"source": index_path, "tracking_id": None, "components": None,
+                        "reasons": ["the csaf_sync index cannot be read (%s): which documents the mirror lacks is "
+                                    "unknown" % to_native(exc)]})
+            continue
+        if not isinstance(index, dict) or index.get("format") != SYNC_INDEX_FORMAT:
+            continue  # not a csaf_sync mirror; its index.json, if any, is no CSAF document either
+        rejected = index.get("rejected")
+        if rejected is None:
+            warnings.append("%s was written by an older csaf_sync that did not record rejected documents; run "
+                            "csaf_sync again so that csaf_match can report them" % index_path)
+            continue
+        for item in rejected if isinstance(rejected, list) else []:
+            if not isinstance(item, dict):
+                continue
+            components = item.get("components")
+            reasons = item.get("reasons") if isinstance(item.get("reasons"), list) else [item.get("reason")]
+            previous = " (csaf_match uses the previously verified version)" if item.get("kept_previous") else ""
+            out.append({
+                "source": "%s (csaf_sync source of %s)" % (item.get("source"), path),
+                "tracking_id": item.get("tracking_id") if isinstance(item.get("tracking_id"), str) else None,
+                "reasons": ["rejected by csaf_sync: %s%s" % (to_native(r), previous) for r in reasons if r],
+                "components": components if isinstance(components, list) else None,
+            })
+    return out, warnings
 
 
 def numeric_versions(components):
@@ -149,6 +200,7 @@ class ActionModule(ActionBase):
         options = {
             "validate": args["validate"],
             "schema": args["schema"],
+            "strict": args["strict"],
             "vendor_adapters": args["vendor_adapters"],
             "platforms": args["platforms"],
         }
@@ -160,11 +212,13 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(to_native(exc))
         with gc_paused():  # parsing thousands of JSON files: see gc_paused
             docs, rejected, skipped = load_documents(files)
+        synced, index_warnings = mirror_rejections(paths)
+        for warning in index_warnings:
+            self._display.warning("csaf_match: " + warning)
         try:
-            report = match(docs, components, options)
+            report = match(docs, components, options, rejected=synced + rejected)
         except MatchError as exc:
             raise AnsibleActionFail(to_native(exc))
-        report["documents"]["rejected"] = rejected + report["documents"]["rejected"]
         report["documents"]["files"] = len(files)
         report["documents"]["skipped"] = skipped
         if not files:
@@ -173,8 +227,34 @@ class ActionModule(ActionBase):
             self._display.warning("csaf_match: none of the %d JSON files is a usable CSAF document" % len(files))
         result.update(report)
         result["changed"] = False
-        affected = sorted(k for k, s in report["summary"].items() if s["status"] == "affected")
-        result["msg"] = "%d finding(s) for %d component(s) from %d CSAF document(s)%s" % (
-            len(report["findings"]), len(report["summary"]), report["documents"]["loaded"],
-            ("; affected: " + ", ".join(affected)) if affected else "")
+        result["msg"] = summary_message(report)
         return result
+
+
+def summary_message(report):
+    """One line: findings, affected components, undecided components and why (first reasons)."""
+    summary = report["summary"]
+    affected = sorted(k for k, s in summary.items() if s["status"] == "affected")
+    undecided = sorted(k for k, s in summary.items() if s.get("undecided"))
+    branch = sorted(k for k, s in summary.items() if s.get("branch_change_required"))
+    parts = ["%d finding(s) for %d component(s) from %d CSAF document(s)" % (
+        len(report["findings"]), len(summary), report["documents"]["loaded"])]
+    if affected:
+        parts.append("affected: " + ", ".join(affected))
+    if branch:
+        parts.append("branch change needed: " + ", ".join(
+            "%s (to %s)" % (k, summary[k].get("branch_change_version") or "a listed branch") for k in branch))
+    if undecided:
+        parts.append("UNDECIDED (not verified as not affected): " + "; ".join(
+            "%s: %s" % (k, summary[k]["undecided_reasons"][0] + (
+                " (+%d more)" % (len(summary[k]["undecided_reasons"]) - 1)
+                if len(summary[k]["undecided_reasons"]) > 1 else ""))
+            for k in undecided))
+    rejected = report["documents"]["rejected"]
+    if rejected:
+        parts.append("%d document(s) could not be used" % len(rejected))
+    outside = report.get("outside_vocabulary") or {}
+    if outside.get("products"):
+        parts.append("%d product(s) of %d document(s) outside the component vocabulary ignored" % (
+            outside["products"], outside["documents"]))
+    return "; ".join(parts)

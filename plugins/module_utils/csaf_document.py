@@ -497,7 +497,18 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _schema_errors(kind: str, instance) -> list:
+_DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
+
+
+def _is_date_only_defect(err) -> bool:
+    """A ``date-time`` format error on a plain calendar date (``2026-08-18``): a known publisher defect."""
+    return (getattr(err, "validator", None) == "format" and getattr(err, "validator_value", None) == "date-time"
+            and isinstance(err.instance, str) and bool(_DATE_ONLY_RE.match(err.instance))
+            and check_date_time(err.instance + "T00:00:00Z"))
+
+
+def _schema_errors(kind: str, instance, defects=None) -> list:
+    """Schema errors as strings; with a ``defects`` list, date-only timestamps go there instead."""
     if not HAS_JSONSCHEMA:
         return [
             "schema: jsonschema is required for CSAF schema validation "
@@ -517,6 +528,10 @@ def _schema_errors(kind: str, instance) -> list:
             out.append("schema: ... more schema errors not shown")
             break
         ptr = _ptr(*err.absolute_path) if err.absolute_path else "/"
+        if defects is not None and _is_date_only_defect(err):
+            defects.append("known publisher defect: %s is a date (%s), not the date-time the schema requires; "
+                           "read as %sT00:00:00Z" % (ptr, err.instance, err.instance))
+            continue
         msg = _shorten(err.message)
         if err.context:
             # oneOf/anyOf: name the closest alternative instead of only "not valid under any".
@@ -1053,7 +1068,7 @@ def _test_branch_names(doc, warnings):
                     warnings.append("vers: %s (%s)" % (exc, _ptr(*ptr)))
 
 
-def validate(doc: dict, schema: bool = True) -> ValidationReport:
+def validate(doc: dict, schema: bool = True, accept_date_only: bool = False) -> ValidationReport:
     """Validate a parsed CSAF 2.0 document; never raises on malformed input.
 
     ``schema=True`` runs the official CSAF 2.0 JSON schema (format checks for ``date-time``
@@ -1068,6 +1083,10 @@ def validate(doc: dict, schema: bool = True) -> ValidationReport:
     Not implemented: 6.1.8-6.1.12 (CVSS computation, CWE and language registries), 6.1.21,
     6.1.24-6.1.26 and 6.1.33.
 
+    ``accept_date_only``: a ``date-time`` value that is a plain date (``2026-08-18``, a known
+    publisher defect, e.g. NVIDIA 2026/5817 and 5865) is reported as a warning starting with
+    ``known publisher defect:`` instead of a schema error (``strict`` callers leave it False).
+
     Reported as warnings, never errors: 6.1.31 (version range words in a ``product_version``
     branch name; CSAF documents such as NVIDIA's keep the condition in the product name),
     6.2.18 (a ``product_version_range`` that is not a vers string: matching it is
@@ -1079,7 +1098,9 @@ def validate(doc: dict, schema: bool = True) -> ValidationReport:
         report.errors.append("schema: /: a CSAF document must be a JSON object, got %s" % _json_type(doc))
         return report
     if schema:
-        report.errors.extend(_schema_errors("csaf", doc))
+        defects = [] if accept_date_only else None
+        report.errors.extend(_schema_errors("csaf", doc, defects))
+        report.warnings.extend(defects or ())
     mandatory = []
     try:
         _test_product_ids(doc, mandatory)

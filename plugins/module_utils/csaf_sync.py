@@ -81,6 +81,11 @@ else:
     CSAF_DOCUMENT_IMPORT_ERROR = None
 
 try:
+    from ansible_collections.aisec.gpu_host.plugins.module_utils.csaf_match import named_components
+except ImportError:  # pragma: no cover - depends on the installation
+    named_components = None
+
+try:
     import fcntl
 except ImportError:  # pragma: no cover - non-POSIX controller
     fcntl = None
@@ -134,7 +139,8 @@ ARGUMENT_SPEC = dict(
     max_size=dict(type="int", default=DEFAULT_MAX_SIZE),
     max_listing_size=dict(type="int", default=DEFAULT_MAX_LISTING_SIZE),
     require_hash=dict(type="bool", default=True),
-    accept_crlf_hash=dict(type="bool", default=False),
+    accept_crlf_hash=dict(type="bool", default=True),
+    strict=dict(type="bool", default=False),
     ca_path=dict(type="path"),
     timeout=dict(type="int", default=30),
     workers=dict(type="int", default=2),
@@ -160,11 +166,17 @@ class SyncError(Exception):
 
 
 class Rejection(Exception):
-    """One document is refused; ``reason`` says why."""
+    """One document is refused; ``reason`` says why.
 
-    def __init__(self, reason, meta=None):
+    ``components``: the component names the document names (``csaf_match.named_components``),
+    None when unknown or when its content cannot be trusted (a hash or signature mismatch);
+    csaf_match reports the rejection for each of them (None: for every component).
+    """
+
+    def __init__(self, reason, meta=None, components=None):
         self.reason = reason
         self.meta = meta or {}
+        self.components = components
         super().__init__(reason)
 
 
@@ -188,6 +200,7 @@ class SyncOptions:
             "max_size": self.max_size,
             "require_hash": self.require_hash,
             "accept_crlf_hash": self.accept_crlf_hash,
+            "strict": self.strict,
             "trusted_fingerprints": sorted(self.trusted_fingerprints),
         }
 
@@ -341,7 +354,8 @@ def build_options(params, check_mode=False, base_dir=None):
         max_size=p["max_size"],
         max_listing_size=p["max_listing_size"],
         require_hash=bool(p["require_hash"]),
-        accept_crlf_hash=bool(p["accept_crlf_hash"]),
+        accept_crlf_hash=bool(p["accept_crlf_hash"]) and not p["strict"],
+        strict=bool(p["strict"]),
         ca_path=resolve(p["ca_path"]) if p["ca_path"] else None,
         timeout=p["timeout"],
         workers=p["workers"],
@@ -426,7 +440,10 @@ def check_digest(raw, hashes, accept_crlf_hash=False, require_hash=True):
     """Check ``raw`` against hash file texts ``{algo: text}`` (sha512 preferred).
 
     Returns ``(label, warning or None)`` where label is ``sha512``, ``sha256``, ``<algo>-crlf`` or
-    ``none``; raises ``Rejection`` on mismatch (fail closed).
+    ``none``; raises ``Rejection`` on mismatch (fail closed). A digest of the CRLF-converted bytes
+    (NVIDIA's publishing defect) still proves the content: JSON has no raw line breaks inside
+    strings, so both byte forms parse to the same document. It is accepted with a warning when
+    ``accept_crlf_hash`` is true; rejected otherwise, with ``Rejection.crlf_match`` set.
     """
     for algo in HASH_ALGOS:
         text = hashes.get(algo)
@@ -443,10 +460,12 @@ def check_digest(raw, hashes, accept_crlf_hash=False, require_hash=True):
                     "%s file matches the CRLF-converted text, not the published bytes (known NVIDIA"
                     " publishing defect); accepted because accept_crlf_hash is true" % algo
                 )
-            raise Rejection(
+            exc = Rejection(
                 "%s mismatch: the hash file matches the CRLF-converted text, not the published bytes"
-                " (known NVIDIA publishing defect); set accept_crlf_hash: true to accept it" % algo
+                " (known NVIDIA publishing defect); rejected because accept_crlf_hash is false or strict is true" % algo
             )
+            exc.crlf_match = True
+            raise exc
         raise Rejection("%s mismatch: hash file says %s..., content is %s..." % (algo, expected[:16], actual[:16]))
     if require_hash:
         raise Rejection("no .sha512 or .sha256 hash file published for the document")
@@ -626,7 +645,13 @@ def evaluate_document(raw, relpath, hashes, signature, feed_tlp, options, verifi
     warnings = []
     if len(raw) > options.max_size:
         raise Rejection("too large: %d bytes exceeds max_size %d" % (len(raw), options.max_size))
-    hash_label, hash_warning = check_digest(raw, hashes, options.accept_crlf_hash, options.require_hash)
+    try:
+        hash_label, hash_warning = check_digest(raw, hashes, options.accept_crlf_hash, options.require_hash)
+    except Rejection as exc:
+        if getattr(exc, "crlf_match", False):
+            # The content itself is verified (modulo line endings): say what it is and which components it names.
+            exc.meta, exc.components = _describe_raw(raw, options.max_size)
+        raise
     if hash_warning:
         warnings.append(hash_warning)
     signer = None
@@ -645,6 +670,31 @@ def evaluate_document(raw, relpath, hashes, signature, feed_tlp, options, verifi
     except CsafError as exc:
         raise Rejection("not a usable CSAF JSON document: %s" % exc)
     try:
+        return _evaluate_parsed(raw, doc, relpath, feed_tlp, options, warnings, hash_label, sig_status, signer)
+    except Rejection as exc:
+        if exc.components is None:
+            exc.components = _named_components(doc)
+        raise
+
+
+def _named_components(doc):
+    if named_components is None:  # pragma: no cover - depends on the installation
+        return None
+    return named_components(doc)
+
+
+def _describe_raw(raw, max_size):
+    """(metadata, named components) of verified bytes; ({}, None) when they are no readable document."""
+    try:
+        doc = load_bytes(raw, max_size)
+        return document_meta(doc), _named_components(doc)
+    except (CsafError, KeyError, TypeError, ValueError):
+        return {}, None
+
+
+def _evaluate_parsed(raw, doc, relpath, feed_tlp, options, warnings, hash_label, sig_status, signer):
+    """The checks of :func:`evaluate_document` after the bytes were verified and parsed."""
+    try:
         meta = document_meta(doc)
     except (CsafError, KeyError, TypeError, ValueError) as exc:
         raise Rejection("cannot read the document metadata: %s" % exc)
@@ -659,7 +709,7 @@ def evaluate_document(raw, relpath, hashes, signature, feed_tlp, options, verifi
     if meta.get("status") == "draft":
         raise Rejection("document status is draft; drafts are never acted on", meta)
     try:
-        report = validate(doc)
+        report = validate(doc, accept_date_only=not options.strict)
     except CsafError as exc:
         raise Rejection("validation could not run: %s" % exc, meta)
     if not report.ok:
@@ -680,6 +730,9 @@ def evaluate_document(raw, relpath, hashes, signature, feed_tlp, options, verifi
         raise Rejection("year folder %s does not match initial_release_date %s" % (year, initial or "(none)"), meta)
     if not _YEAR_RE.match(initial[:4]):
         raise Rejection("initial_release_date %r has no year" % (initial,), meta)
+    for warning in getattr(report, "warnings", []) or []:
+        if warning.startswith("known publisher defect:"):
+            warnings.append(warning + "; accepted because strict is false")
     return {
         "meta": meta,
         "sha256": hashlib.sha256(raw).hexdigest(),
@@ -1020,8 +1073,8 @@ class CsafSync:
         if msg not in self.warnings:
             self.warnings.append(msg)
 
-    def reject(self, what, reason, known=None, meta=None):
-        entry = {"source": what, "reason": reason}
+    def reject(self, what, reason, known=None, meta=None, components=None):
+        entry = {"source": what, "reason": reason, "components": components}
         if meta and meta.get("tracking_id"):
             entry["tracking_id"] = meta.get("tracking_id")
         if known is not None and not self.policy_changed:
@@ -1458,7 +1511,7 @@ class CsafSync:
     def _settle(self, item, known, verdict, rejection):
         """Record one checked document (main thread only)."""
         if rejection is not None:
-            self.reject(item.url or item.relpath, rejection.reason, known, rejection.meta)
+            self.reject(item.url or item.relpath, rejection.reason, known, rejection.meta, rejection.components)
             if known is not None and not self.policy_changed:
                 self.accepted_keys.add(item.key)  # keep the previous verified version
         elif verdict.get("not_modified"):
@@ -1550,6 +1603,13 @@ class CsafSync:
             except OSError as exc:
                 raise SyncError("cannot write to %s: %s" % (self.o.dest, exc.strerror or exc))
         index["http_cache"] = merged
+        # Documents of this run that could not be used, with the components they name: csaf_match
+        # reports each of them as undecided for those components (None: every component).
+        index["rejected"] = [
+            {"source": r["source"], "tracking_id": r.get("tracking_id"), "reasons": [r["reason"]],
+             "components": r.get("components"), "kept_previous": r.get("kept_previous", False)}
+            for r in self.rejected
+        ]
         # tree: one file per tree path; newest current_release_date wins a collision
         wanted, owner = {}, {}
         for key in sorted(docs):

@@ -16,6 +16,7 @@ code stays compatible with Python 3.8.
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import xml.etree.ElementTree as ET
@@ -54,7 +55,10 @@ __all__ = [
     "parse_tool_version",
     "split_image_reference",
     "image_component",
+    "interpreter_trust_problem",
+    "parse_pyvenv_home",
     "upstream_version",
+    "venv_prefix",
 ]
 
 
@@ -95,25 +99,47 @@ PYTHON_PACKAGES = (
     "ai-dynamo",
 )
 
-#: Script run as ``<python> -I -c PYTHON_PROBE_SCRIPT NAME...``; prints one JSON object.
-#: Kept compatible with old interpreters so that it reports a clear error instead of a syntax error.
+#: Script run as ``<python> -I -S -c PYTHON_PROBE_SCRIPT PREFIX NAME...``; prints one JSON object.
+#: ``-I -S``: no environment variables, no user site and no ``site`` module, so no ``.pth`` file of a
+#: site-packages directory (which the service account may be able to write) is executed. The
+#: distributions are found by reading metadata files only: in the site-packages of the virtual
+#: environment PREFIX, or, with an empty PREFIX, in the interpreter's own site directories
+#: (``site.getsitepackages()`` only computes paths). Kept compatible with old interpreters so that it
+#: reports a clear error instead of a syntax error.
 PYTHON_PROBE_SCRIPT = (
-    "import json, sys\n"
-    "out = {'python': '%d.%d.%d' % tuple(sys.version_info[:3]), 'packages': {}, 'error': None}\n"
+    "import json, os, sys\n"
+    "out = {'python': '%d.%d.%d' % tuple(sys.version_info[:3]), 'packages': {}, 'paths': [], 'error': None}\n"
     "try:\n"
     "    from importlib import metadata\n"
     "except ImportError:\n"
     "    out['error'] = 'importlib.metadata is not available (Python < 3.8)'\n"
     "else:\n"
-    "    for name in sys.argv[1:]:\n"
+    "    prefix = sys.argv[1] if len(sys.argv) > 1 else ''\n"
+    "    if prefix:\n"
+    "        lib = 'python%d.%d' % tuple(sys.version_info[:2])\n"
+    "        paths = [os.path.join(prefix, d, lib, 'site-packages') for d in ('lib', 'lib64')]\n"
+    "    else:\n"
+    "        import site\n"
+    "        paths = list(site.getsitepackages())\n"
+    "    seen = []\n"
+    "    for path in paths:\n"
+    "        if os.path.isdir(path) and os.path.realpath(path) not in [os.path.realpath(s) for s in seen]:\n"
+    "            seen.append(path)\n"
+    "    out['paths'] = seen\n"
+    "    for name in sys.argv[2:]:\n"
     "        for candidate in (name, name.replace('_', '-'), name.replace('-', '_')):\n"
     "            try:\n"
-    "                out['packages'][name] = metadata.version(candidate)\n"
-    "                break\n"
+    "                found = list(metadata.distributions(name=candidate, path=seen))\n"
     "            except Exception:\n"
-    "                continue\n"
+    "                found = []\n"
+    "            if found:\n"
+    "                out['packages'][name] = found[0].version\n"
+    "                break\n"
     "sys.stdout.write(json.dumps(out))\n"
 )
+
+#: Permission bits that let others than the owner replace a file or a directory entry.
+_GROUP_OTHER_WRITE = 0o022
 
 
 class ParseError(ValueError):
@@ -698,7 +724,9 @@ def parse_container_ps(text, runtime):
     return containers
 
 
-_LEADING_VERSION_RE = re.compile(r"^v?(\d+(?:\.\d+)+)")
+# A version at the start of an image tag, with a pre-release suffix kept (1.3.0rc17, 1.17.0-rc.1): cutting it
+# would make a release candidate look like the release, which sorts after the release candidates that fix it.
+_LEADING_VERSION_RE = re.compile(r"^v?(\d+(?:\.\d+)+(?:[-_.]?(?:rc|alpha|beta|dev|a|b)[-_.]?\d+)?)(?=$|[-_.+])", re.I)
 _DCGM_EXPORTER_TAG_RE = re.compile(r"^v?(\d+\.\d+\.\d+)-(\d+\.\d+\.\d+)")
 
 
@@ -809,17 +837,20 @@ _PY_COMPONENTS = {
     "ai-dynamo": "dynamo",
 }
 
-_DOTTED_RE = re.compile(r"^[vV]?(\d+(?:\.\d+)*)$")
+_DOTTED_RE = re.compile(r"^[vV]?(\d+(?:\.\d+)*(?:[-_.]?(?:rc|alpha|beta|preview|pre|dev|a|b|c)[-_.]?\d*)?)$", re.I)
+_PRE_RE = re.compile(r"^(?P<rel>\d+(?:\.\d+)*)(?:[-_.]?(?P<pl>[a-z]+)[-_.]?(?P<pn>\d*))?$", re.I)
+_PRE_RANK = {"dev": -1, "a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
 _POST_RE = re.compile(r"[.-]?post\d*$", re.I)
 _SXM_NAME_RE = re.compile(r"\bSXM\d*\b|\bHBM3e?\b|^NVIDIA [BH]200$|^NVIDIA H20$", re.I)
 
 
 def component_version(version):
-    """Version in the form csaf_match accepts (dot-separated integers), or None.
+    """Version in the form csaf_match accepts (dot-separated integers, optional pre-release), or None.
 
     A local version label (``2.4.0+cu121``) and a post-release suffix (``0.6.3.post1``) are
-    dropped, which never makes a version look newer than it is. Pre-releases (``0.21.0rc1``),
-    hex VBIOS versions and other text give None: they cannot be compared safely.
+    dropped, which never makes a version look newer than it is. A pre-release suffix is kept
+    (``1.3.0rc17``, ``1.17.0-rc.1``): csaf_match orders it before the release. Hex VBIOS versions
+    and other text give None: they cannot be compared safely.
     """
     if version is None:
         return None
@@ -830,7 +861,66 @@ def component_version(version):
 
 
 def _version_key(version):
-    return tuple(int(part) for part in version.split("."))
+    """Order of component versions: release (trailing zeros ignored), then dev < a < b < rc < release."""
+    m = _PRE_RE.match(version)
+    release = [int(part) for part in m.group("rel").split(".")]
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    label = (m.group("pl") or "").lower()
+    pre = (_PRE_RANK.get(label, -1), int(m.group("pn") or 0)) if label else (3, 0)
+    return tuple(release), pre
+
+
+def interpreter_trust_problem(path, lstat, trusted_uids, stop=None):
+    """Why an interpreter must not be run by this module (as root), or None when it may.
+
+    ``path`` must be the real path (symbolic links resolved). The file and every directory above it,
+    up to ``/`` (or up to, not including, ``stop``), must be owned by one of ``trusted_uids`` (root and
+    the module's own user) and not writable by group or others: otherwise whoever may write there can
+    replace the interpreter and have it run with the module's privileges. ``lstat`` is ``os.lstat``
+    (injected for tests).
+    """
+    if not path or not path.startswith("/"):
+        return "%r is not an absolute path" % (path,)
+    current = path
+    first = True
+    while True:
+        if stop is not None and (current == stop or not current.startswith(stop.rstrip("/") + "/")):
+            break
+        try:
+            info = lstat(current)
+        except OSError as exc:
+            return "cannot stat %s: %s" % (current, exc.strerror or exc)
+        if stat.S_ISLNK(info.st_mode):
+            return "%s is a symbolic link" % current
+        if first and not stat.S_ISREG(info.st_mode):
+            return "%s is not a regular file" % current
+        if info.st_uid not in trusted_uids:
+            return "%s is owned by uid %d, not by root" % (current, info.st_uid)
+        if info.st_mode & _GROUP_OTHER_WRITE:
+            return "%s is writable by %s" % (
+                current, "group and others" if info.st_mode & 0o022 == 0o022 else
+                "its group" if info.st_mode & 0o020 else "others")
+        first = False
+        if current == "/":
+            break
+        current = os.path.dirname(current) or "/"
+    return None
+
+
+def venv_prefix(interpreter, isfile):
+    """The virtual environment of ``<prefix>/bin/python`` (the directory holding ``pyvenv.cfg``), or None."""
+    prefix = os.path.dirname(os.path.dirname(os.path.abspath(interpreter)))
+    return prefix if isfile(os.path.join(prefix, "pyvenv.cfg")) else None
+
+
+def parse_pyvenv_home(text):
+    """The ``home`` directory (of the base interpreter) from a ``pyvenv.cfg`` text, or None."""
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().lower() == "home" and value.strip().startswith("/"):
+            return value.strip()
+    return None
 
 
 def hgx_board(gpus):

@@ -32,6 +32,7 @@ __all__ = [
     "parse_policy",
     "cpu_vendor",
     "upstream_version",
+    "undecided_components",
     "CONTAINER_TYPES",
     "FAMILY_REQUIRED",
     "TOOLKIT_PACKAGES",
@@ -280,12 +281,60 @@ def _summaries(match_result):
     return [s for s in summary.values() if isinstance(s, dict)]
 
 
+def _undecided(summaries):
+    """(tracking ids, reasons) of advisories csaf_match could not decide for these summaries."""
+    ids = _unique(_flatten(_list(s.get("undecided"), "csaf_match summary undecided") for s in summaries))
+    reasons = _unique(_flatten(_list(s.get("undecided_reasons"), "csaf_match summary undecided_reasons")
+                               for s in summaries))
+    return ids, reasons
+
+
+def _branch_change(summaries, what):
+    """(branch change required, highest branch_change_version of the summaries that need one)."""
+    needed = [s for s in summaries if s.get("branch_change_required")]
+    return bool(needed), _highest((s.get("branch_change_version") for s in needed), what) or None
+
+
+def undecided_components(match_result):
+    """Every component csaf_match left undecided: ``[{key, name, status, undecided, reasons}]`` (sorted by key).
+
+    The role reports them; a plan never says "nothing to do" for them.
+    """
+    summary = _mapping(_mapping(match_result, "csaf_match result").get("summary"), "csaf_match summary")
+    out = []
+    for key in sorted(summary):
+        s = summary[key]
+        if isinstance(s, dict) and s.get("undecided"):
+            out.append({"key": key, "name": s.get("name"), "status": s.get("status"),
+                        "undecided": list(s.get("undecided")), "reasons": list(s.get("undecided_reasons") or [])})
+    return out
+
+
+def _decide(findings, required, installed_ok, undecided, branch_change, missing):
+    """The action once platform, presence and packaging are settled (driver and toolkit alike).
+
+    ``installed_ok``: a callable telling whether every installed package is at least ``required``.
+    Never ``none`` while an advisory is undecided or a branch change is needed.
+    """
+    if findings == 0:
+        return "undecided" if undecided else "none"
+    if required and not installed_ok():
+        return "unavailable" if missing else "upgrade"
+    if branch_change:
+        return "branch_change"
+    if not required:
+        return "unfixed"
+    return "undecided" if undecided else "none"
+
+
 def _driver(ctx):
     drv = ctx["driver"]
     summaries = [s for s in ctx["summaries"] if s.get("name") == "nvidia_driver"]
     findings = sum(int(s.get("finding_count") or 0) for s in summaries)
     unfixed = _unique(_flatten(s.get("unfixed") or [] for s in summaries))
     required = _highest((s.get("required_version") for s in summaries), "required driver version")
+    undecided, undecided_reasons = _undecided(summaries)
+    branch_change, branch_change_version = _branch_change(summaries, "branch change version")
     package_version = drv.get("package_version") or ""
     installed = [
         p for p in ctx["dpkg"]
@@ -322,14 +371,10 @@ def _driver(ctx):
         action = "no_target"
     elif migrating:
         action = "unavailable" if missing else "migrate"
-    elif findings == 0:
-        action = "none"
-    elif not required:
-        action = "unfixed"
-    elif _at_least(package_version, required, "required driver version"):
-        action = "none"
     else:
-        action = "unavailable" if missing else "upgrade"
+        action = _decide(findings, required,
+                         lambda: _at_least(package_version, required, "required driver version"),
+                         undecided, branch_change, missing)
 
     plan = {
         "enabled": "driver" in ctx["components"],
@@ -341,6 +386,10 @@ def _driver(ctx):
         "target_version": target_version or None,
         "findings": findings,
         "unfixed": unfixed,
+        "undecided": undecided,
+        "undecided_reasons": undecided_reasons,
+        "branch_change_required": branch_change,
+        "branch_change_version": branch_change_version,
         "packages": packages,
     }
     queries = {
@@ -362,6 +411,7 @@ def _toolkit(ctx):
     )
     required = summary.get("required_version") or ""
     findings = int(summary.get("finding_count") or 0)
+    undecided, undecided_reasons = _undecided([summary] if summary else [])
     installed = [p for p in ctx["dpkg"] if p["name"] in TOOLKIT_PACKAGES]
     packages = [
         {"name": p["name"], "old_name": p["name"], "renamed": False, "from": p["version"],
@@ -374,14 +424,11 @@ def _toolkit(ctx):
         action = "absent"
     elif not installed:
         action = "not_packaged"
-    elif findings == 0:
-        action = "none"
-    elif not required:
-        action = "unfixed"
-    elif all(_at_least(p["upstream"], required, "required Container Toolkit version") for p in installed):
-        action = "none"
     else:
-        action = "unavailable" if any(p["to"] == "" for p in packages) else "upgrade"
+        action = _decide(findings, required,
+                         lambda: all(_at_least(p["upstream"], required, "required Container Toolkit version")
+                                     for p in installed),
+                         undecided, False, any(p["to"] == "" for p in packages))
     return {
         "enabled": "container_toolkit" in ctx["components"],
         "action": action,
@@ -389,6 +436,8 @@ def _toolkit(ctx):
         "target_version": required or None,
         "findings": findings,
         "unfixed": list(summary.get("unfixed") or []),
+        "undecided": undecided,
+        "undecided_reasons": undecided_reasons,
         "packages": packages,
     }, [p["name"] for p in installed]
 
@@ -507,8 +556,15 @@ def build_plan(facts, match_result, options):
     ``microcode_install``, ``fwupd_remote``, ``firmware_allow``, ``extra_components``.
 
     Returns ``{plan: {driver, container_toolkit, microcode, firmware}, target_branch, is_container, apt,
-    components, not_evaluated, driver_migrating, madison_names, migration_components}``. Raises
-    :class:`PatchPlanError` on invalid input.
+    components, not_evaluated, undecided_components, driver_migrating, madison_names, migration_components}``.
+    Raises :class:`PatchPlanError` on invalid input.
+
+    csaf_match's ``undecided`` state is never planned as "nothing to do": with no finding the driver and
+    toolkit action is ``undecided`` (report, change nothing); with findings the fixable part is still
+    upgraded and ``undecided``/``undecided_reasons`` say what remains open. A driver whose findings need a
+    newer branch (``branch_change_required``) gets ``branch_change`` (report; only an opted-in migration moves
+    it), unless an in-branch upgrade is still due. ``undecided_components`` lists every undecided component,
+    including those the role does not patch (CUDA, Triton ...).
     """
     facts = _mapping(facts, "facts")
     match = _mapping(match_result, "csaf_match result")
@@ -560,6 +616,7 @@ def build_plan(facts, match_result, options):
         "apt": ctx["apt"],
         "components": selected,
         "not_evaluated": not_evaluated,
+        "undecided_components": undecided_components(match),
         "driver_migrating": queries["migrating"],
         "madison_names": _unique(queries["madison_names"] + toolkit_names),
         "migration_components": queries["migration_components"],

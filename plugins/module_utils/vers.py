@@ -12,6 +12,10 @@ Implements the subset of the vers specification (package-url/vers-spec) that CSA
   insignificant (``535.183.01`` == ``535.183.1``, ``1.17`` == ``1.17.0``);
 * ``semver``: Semantic Versioning 2.0.0 precedence (pre-release aware, build ignored);
 * ``deb``: Debian version comparison (epoch, upstream, revision, ``~``), dpkg's algorithm;
+* ``pypi``: PEP 440 ordering (epoch, release, pre-release ``a``/``b``/``rc``, post-release,
+  development release; a local label sorts after its public version): ``1.3.0rc15`` <
+  ``1.3.0rc17`` < ``1.3.0`` < ``1.3.0.post1``; the spellings PEP 440 normalises (``v1.3.0-rc.15``,
+  ``1.3.0 RC15`` without the blank) are accepted;
 * ``all``: only ``vers:all/*`` (every version); ``none``: only ``vers:none/*`` (no version).
 
 The canonical form is mandatory: strings with whitespace, unsorted or duplicate versions,
@@ -36,13 +40,15 @@ __all__ = [
     "parse",
     "compare",
     "intdot_key",
+    "pypi_key",
+    "is_prerelease",
     "parse_vls",
     "SUPPORTED_TYPES",
 ]
 
 #: vers types this module can parse; ``compare`` supports the first three.
-SUPPORTED_TYPES = ("intdot", "semver", "deb", "all", "none")
-_COMPARABLE_TYPES = ("intdot", "semver", "deb")
+SUPPORTED_TYPES = ("intdot", "semver", "deb", "pypi", "all", "none")
+_COMPARABLE_TYPES = ("intdot", "semver", "deb", "pypi")
 
 _COMPARATORS = (">=", "<=", "!=", "<", ">")  # longest first
 _LOWER = (">", ">=")
@@ -215,10 +221,77 @@ def _intdot_compare(a: str, b: str) -> int:
     return _cmp(intdot_key(a), intdot_key(b))
 
 
+# PEP 440, appendix B (the regular expression of the packaging project), case-insensitive.
+_PEP440_RE = re.compile(
+    r"^\s*v?(?:(?P<epoch>[0-9]+)!)?(?P<release>[0-9]+(?:\.[0-9]+)*)"
+    r"(?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?"
+    r"(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?"
+    r"(?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?"
+    r"(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?\s*\Z",
+    re.I | re.ASCII,
+)
+_PRE_RANK = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
+_INF = (float("inf"),)
+_NEG_INF = (float("-inf"),)
+
+
+@functools.lru_cache(maxsize=65536)
+def pypi_key(version: str) -> tuple:
+    """Comparison key of a PEP 440 version (as the ``packaging`` project orders them).
+
+    Trailing zeros of the release are insignificant (``1.17`` == ``1.17.0``); ``dev`` releases
+    sort before pre-releases, pre-releases (``a`` < ``b`` < ``rc``) before the release, the
+    release before its post-releases; a local label (``+cu121``) sorts after the public version.
+    Raises VersError for anything that is not a PEP 440 version.
+    """
+    if not isinstance(version, str):
+        raise VersError("pypi version must be a string, got %s" % type(version).__name__)
+    m = _PEP440_RE.match(version)
+    if not m:
+        raise VersError("invalid pypi version %r: expected a PEP 440 version such as '1.3.0' or '1.3.0rc15'" % (version,))
+    release = [int(p) for p in m.group("release").split(".")]
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    pre_l, post_n, dev = m.group("pre_l"), None, m.group("dev") is not None
+    if m.group("post") is not None:
+        post_n = int(m.group("post_n1") or m.group("post_n2") or 0)
+    if pre_l is not None:
+        pre = (_PRE_RANK[pre_l.lower()], int(m.group("pre_n") or 0))
+    elif post_n is None and dev:
+        pre = _NEG_INF  # 1.0.dev1 sorts before 1.0a1
+    else:
+        pre = _INF
+    post = _NEG_INF if post_n is None else (post_n,)
+    dev_key = (int(m.group("dev_n") or 0),) if dev else _INF
+    local = m.group("local")
+    if local is None:
+        local_key = ((-1, ""),)
+    else:
+        local_key = tuple((1, int(p)) if p.isdigit() else (0, p.lower()) for p in re.split(r"[-_.]", local))
+    return (int(m.group("epoch") or 0), tuple(release), pre, post, dev_key, local_key)
+
+
+def _pypi_compare(a: str, b: str) -> int:
+    return _cmp(pypi_key(a), pypi_key(b))
+
+
+_PRERELEASE_TEXT_RE = re.compile(r"(?:alpha|beta|preview|pre|rc|dev|[0-9.](?:a|b|c))[-_.]?[0-9]*(?:\+.*)?\Z", re.I)
+
+
+def is_prerelease(version: str) -> bool:
+    """True when ``version`` is a PEP 440 pre-release or development release (``1.3.0rc17``, ``2.0.dev1``)."""
+    try:
+        key = pypi_key(version)
+    except VersError:
+        return bool(isinstance(version, str) and _PRERELEASE_TEXT_RE.search(version))
+    return key[2] != _INF or key[4] != _INF
+
+
 _COMPARE = {
     "intdot": _intdot_compare,
     "semver": _semver_compare,
     "deb": _deb_compare,
+    "pypi": _pypi_compare,
 }
 
 
@@ -229,13 +302,15 @@ def _check_version(scheme: str, version: str) -> None:
         _semver_parse(version)
     elif scheme == "deb":
         _deb_parse(version)
+    elif scheme == "pypi":
+        pypi_key(version)
 
 
 def compare(scheme: str, a: str, b: str) -> int:
     """Compare two versions of a vers type: -1 if a < b, 0 if equal, 1 if a > b.
 
-    Supported types: ``intdot``, ``semver``, ``deb``. Unparsable versions or other types
-    raise VersError.
+    Supported types: ``intdot``, ``semver``, ``deb``, ``pypi``. Unparsable versions or other
+    types raise VersError.
     """
     func = _COMPARE.get(scheme) if isinstance(scheme, str) else None
     if func is None:

@@ -35,9 +35,16 @@ description:
     strict JSON parsing; TLP of the feed and of the document itself in O(tlp_allow); status C(draft) and CSAF
     test 6.1.17 refused; CSAF 2.0 JSON schema and mandatory tests; file name equal to the C(tracking.id) rule
     of CSAF section 5.1; year folder equal to the year of C(initial_release_date)."
-  - "NVIDIA publishes some C(.sha256) files computed over CRLF-converted text (for example 2023/5449,
-    2024/5586, 2025/5703, 2025/5708). Such documents are rejected unless O(accept_crlf_hash=true); when accepted,
-    every run reports a warning for each of them."
+  - "NVIDIA publishes some C(.sha256) files computed over CRLF-converted text (2023/5449, 2024/5586,
+    2025/5703, 2025/5708) and two documents whose revision dates are plain dates, not the C(date-time) the
+    schema requires (2026/5817, 2026/5865). Both are known publisher defects and are accepted by default with a
+    warning on every run: the CRLF digest still proves the content (JSON has no raw line breaks inside strings,
+    so both byte forms parse to the same document), and a date is read as midnight UTC. O(strict=true) rejects
+    them instead."
+  - "Every document that could not be used is recorded, with the components of the collection's vocabulary
+    it names, in C(index.json) (key C(rejected)); M(aisec.gpu_host.csaf_match) reads that list from the mirror
+    and reports each of them as C(undecided) for those components (for every component when the content could
+    not be trusted, such as a hash mismatch). A bulletin is therefore never dropped silently."
   - "Mirror layout in O(dest) (the directory belongs to this module):
     C(index.json) maps each source URL or path to tracking ID, version, current_release_date, sha256, hash and
     signature status, source and fetch time; C(blobs/sha256/AA/SHA256) holds accepted documents by the sha256
@@ -48,7 +55,8 @@ description:
     C(ETag)/C(Last-Modified) validators; the content hash decides whether a document counts as updated.
     Providers that edit documents in place without changing those markers are caught with O(full_resync=true).
     When the acceptance policy changes (O(tlp_allow), O(max_size), O(require_hash), O(accept_crlf_hash),
-    O(trusted_fingerprints)) every document is verified again and those that no longer pass leave the mirror.
+    O(strict), O(trusted_fingerprints)) every document is verified again and those that no longer pass leave the
+    mirror.
   - A document that was accepted earlier and now fails (changed content with a bad hash, download error) keeps
     its previous verified version in the mirror and is reported in RV(rejected).
 author:
@@ -128,6 +136,16 @@ options:
       - Accept a hash file that matches the document's text with CRLF line endings instead of its published
         bytes (a known NVIDIA publishing defect). Each such document is reported in RV(sync_warnings) and
         carries C(<algo>-crlf) in RV(documents[].hash).
+      - Ignored (V(false)) with O(strict=true). Any other mismatch is always a rejection.
+    type: bool
+    default: true
+  strict:
+    description:
+      - Reject documents with known publisher defects instead of accepting them with a warning - a hash file over
+        CRLF-converted text (overrides O(accept_crlf_hash)) and a date-only value where the CSAF schema requires
+        a C(date-time).
+      - Rejected documents are reported by M(aisec.gpu_host.csaf_match) as C(undecided) for the components they
+        name, so strict mode never turns into "not affected".
     type: bool
     default: false
   ca_path:
@@ -229,7 +247,7 @@ EXAMPLES = r"""
     source: /srv/mirror/nvidia-product-security
     dest: /var/lib/aisec/csaf/nvidia
     expected_commit: 3f2c1e9a7b4d
-    accept_crlf_hash: true  # NVIDIA's CRLF .sha256 defect; reported per document
+    strict: false  # the default: NVIDIA's CRLF .sha256 and date-only timestamps accepted, reported per document
   run_once: true
   register: nvidia_csaf
   tags: [AISEC-PATCH-01, patching]
@@ -353,6 +371,13 @@ rejected:
     kept_previous:
       description: True when an earlier verified version of the document stays in the mirror.
       type: bool
+    components:
+      description:
+        - Components of the collection's vocabulary the document names; C(null) when unknown or when its content
+          cannot be trusted (then M(aisec.gpu_host.csaf_match) reports it for every component).
+      type: list
+      elements: str
+      sample: [nvidia_driver]
 sync_warnings:
   description:
     - Warnings of the run (also shown as task warnings), for example accepted CRLF hashes, skipped feeds,

@@ -74,8 +74,14 @@ options:
     description:
       - Python interpreters whose installed distributions (C(vllm), C(tritonclient), C(tensorrt),
         C(tensorrt_llm), C(nemo_toolkit), C(torch), C(ai-dynamo)) are read with C(importlib.metadata).
-      - Each runs once, isolated (C(python -I)), with the O(timeout). Add the virtual environments
-        your inference services use.
+      - Each runs once, isolated and without the C(site) module (C(python -I -S)), so no C(.pth) file of a
+        site-packages directory is executed, with the O(timeout); the distributions are found by reading their
+        metadata files from the virtual environment's (or the interpreter's own) site-packages. Add the virtual
+        environments your inference services use.
+      - An interpreter runs only when its real file and every directory above it are owned by root (or the
+        module's user) and not writable by group or others; a virtual environment the service account owns is
+        read with its base interpreter (C(home) of its C(pyvenv.cfg)) when that one qualifies. Others are
+        reported in RV(errors) and not run.
       - Defaults to the interpreter that runs this module.
     type: list
     elements: path
@@ -95,8 +101,8 @@ notes:
     C(fwupdmgr) and some C(/proc) entries may be refused (reported in RV(errors)).
   - Raw C(nvidia-smi) output is not a stable interface; only the fields documented here are parsed,
     and unknown or C(N/A) values are returned as V(null).
-  - O(python_interpreters) runs interpreters on the target with the module's privileges; list only
-    trusted paths.
+  - O(python_interpreters) runs interpreters on the target with the module's privileges; only root-owned
+    interpreters in root-owned directories that are not group or world writable are run (see there).
 requirements:
   - Python 3.8 or later on the target.
 seealso:
@@ -489,9 +495,10 @@ components:
       C(tensorrt_llm), C(nemo_framework) (Python C(nemo_toolkit)), C(dynamo), C(dcgm_exporter),
       C(k8s_device_plugin) and C(mig_manager), from commands, packages, Python distributions and images.
     - When a component is installed in several versions, the lowest is listed; the full picture is in
-      RV(cuda_toolkits), RV(python_packages) and RV(containers). Pre-release versions (C(0.21.0rc1)) are
-      left out with a note in RV(errors). C(firmware) is not derived - fwupd names devices differently
-      from advisories; review RV(firmware) instead.
+      RV(cuda_toolkits), RV(python_packages) and RV(containers). Pre-release versions keep their suffix
+      (C(1.3.0rc17) from an image tag or a Python distribution), which csaf_match orders before the release.
+      C(firmware) is not derived - fwupd names devices differently from advisories; review RV(firmware)
+      instead.
   returned: always
   type: list
   elements: dict
@@ -547,8 +554,11 @@ from ansible_collections.aisec.gpu_host.plugins.module_utils.gpu_facts_parsers i
     parse_proc_params,
     parse_python_probe,
     parse_rpm_query,
+    parse_pyvenv_home,
     parse_tool_version,
+    interpreter_trust_problem,
     upstream_version,
+    venv_prefix,
 )
 
 try:
@@ -1018,14 +1028,53 @@ def probe_firmware(p, facts):
         p.error(str(exc))
 
 
+def trusted_interpreter(interpreter, stop=None):
+    """(real path of a root-owned interpreter to run, virtual environment prefix or None, problem or None).
+
+    The interpreter is run by its real path. A virtual environment's ``bin/python`` usually links to
+    the base interpreter; when the venv itself may be written by the service account, its
+    ``pyvenv.cfg`` ``home`` names the base interpreter to try instead. Only metadata files are read
+    from the venv (see PYTHON_PROBE_SCRIPT).
+    """
+    trusted = {0, os.geteuid()}
+    prefix = venv_prefix(interpreter, os.path.isfile)
+    candidates = [os.path.realpath(interpreter)]
+    if prefix:
+        try:
+            with open(os.path.join(prefix, "pyvenv.cfg"), "r", encoding="utf-8", errors="replace") as fh:
+                home = parse_pyvenv_home(fh.read(65536))
+        except OSError:
+            home = None
+        if home:
+            for name in (os.path.basename(interpreter), "python3", "python"):
+                candidates.append(os.path.realpath(os.path.join(home, name)))
+    problem = None
+    for candidate in candidates:
+        if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
+            continue
+        reason = interpreter_trust_problem(candidate, os.lstat, trusted, stop=stop)
+        if reason is None:
+            return candidate, prefix, None
+        problem = problem or reason
+    return None, prefix, problem or "no executable interpreter found"
+
+
 def probe_python(p, facts, interpreters):
     results = []
+    # Under the test root prefix only the fake host's own directories are checked.
+    stop = os.path.dirname(p.root.rstrip("/")) if p.root else None
     for interpreter in interpreters:
         if not (os.path.isfile(interpreter) and os.access(interpreter, os.X_OK)):
             p.error("python interpreter %s is not an executable file" % interpreter)
             continue
+        real, prefix, problem = trusted_interpreter(interpreter, stop)
+        if problem is not None:
+            p.error("python interpreter %s not run: %s (it would run as this module's user; list interpreters that "
+                    "root owns, in directories only root can write)" % (interpreter, problem))
+            continue
         label = "%s importlib.metadata" % interpreter
-        out = p.run(label, [interpreter, "-I", "-c", PYTHON_PROBE_SCRIPT] + list(PYTHON_PACKAGES), raw_key="python:" + interpreter)
+        out = p.run(label, [real, "-I", "-S", "-c", PYTHON_PROBE_SCRIPT, prefix or ""] + list(PYTHON_PACKAGES),
+                    raw_key="python:" + interpreter)
         if out is None:
             continue
         try:

@@ -119,8 +119,8 @@ def test_adhoc_match_in_check_mode(tmp_path):
     assert rc == 0, res
     assert res["changed"] is False and not res.get("failed")
     docs = res["documents"]
-    assert (docs["files"], docs["loaded"], docs["skipped"]) == (38, 18, 19)
-    assert [r["tracking_id"] for r in docs["rejected"]] == ["5817"]
+    assert (docs["files"], docs["loaded"], docs["skipped"]) == (38, 19, 19)
+    assert docs["rejected"] == []  # 5817's date-only timestamp: accepted as a known publisher defect
     dc = res["summary"]["nvidia_driver:datacenter"]
     assert dc["required_version"] == "535.309.01"
     assert dc["findings"][0] == "5551"
@@ -130,7 +130,7 @@ def test_adhoc_match_in_check_mode(tmp_path):
     assert res["summary"]["nvidia_container_toolkit"]["findings"] == ["5850"]
     assert "5659" in res["summary"]["nvidia_container_toolkit"]["not_affected"]
     assert res["not_understood"][0]["text"] == "GB300 0.8 dev drop"
-    assert res["msg"].startswith("9 finding(s) for 2 component(s) from 18 CSAF document(s)")
+    assert res["msg"].startswith("9 finding(s) for 2 component(s) from 19 CSAF document(s)")
 
 
 def test_adhoc_key_value_form_and_relative_path(tmp_path):
@@ -156,3 +156,57 @@ def test_adhoc_errors_are_clear(tmp_path):
                                         "components": [{"name": "nvidia_driver", "version": "535.1"}]}), tmp_path)
     assert rc != 0 and "neither a file nor a directory" in res["msg"]
     assert "Traceback" not in json.dumps(res)
+
+
+def test_mirror_rejections(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "index.json").write_text(json.dumps({"format": "aisec.gpu_host.csaf_sync/1", "rejected": [
+        {"source": "2024/5586/5586.json", "tracking_id": "5586", "reasons": ["sha256 mismatch"],
+         "components": ["nvidia_driver"], "kept_previous": True},
+        {"source": "2024/x/x.json", "reason": "cannot open", "components": None}]}))
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "index.json").write_text(json.dumps({"format": "aisec.gpu_host.csaf_sync/1", "documents": {}}))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "index.json").write_text("{nope")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "index.json").write_text(json.dumps({"format": "something else"}))
+    out, warnings = action.mirror_rejections([str(mirror), str(old), str(broken), str(other), str(tmp_path / "x")])
+    expected = [("5586", ["nvidia_driver"]), (None, None), (None, None)]
+    assert [(r["tracking_id"], r["components"]) for r in out] == expected
+    assert "previously verified" in out[0]["reasons"][0] and out[0]["reasons"][0].startswith("rejected by csaf_sync")
+    assert "cannot be read" in out[2]["reasons"][0]
+    assert len(warnings) == 1 and "older csaf_sync" in warnings[0]
+
+
+def test_summary_message_names_undecided_components():
+    report = {"findings": [], "documents": {"loaded": 2, "rejected": [{"source": "x"}]},
+              "outside_vocabulary": {"products": 4, "documents": 1},
+              "summary": {"nemo_framework": {"status": "undecided", "undecided": ["5641"],
+                                             "undecided_reasons": ["5641: a", "5623: b"]},
+                          "cuda_toolkit": {"status": "not_affected", "undecided": []}}}
+    msg = action.summary_message(report)
+    assert msg.startswith("0 finding(s) for 2 component(s) from 2 CSAF document(s); UNDECIDED")
+    assert "nemo_framework: 5641: a (+1 more)" in msg and "1 document(s) could not be used" in msg
+    assert "4 product(s) of 1 document(s) outside the component vocabulary" in msg
+
+
+def test_adhoc_mirror_with_sync_rejections(tmp_path):
+    mirror = tmp_path / "mirror"
+    (mirror / "2024").mkdir(parents=True)
+    with open(os.path.join(FIXTURES, "2024", "5586", "5586.json"), "rb") as fh:
+        (mirror / "2024" / "5586.json").write_bytes(fh.read())
+    (mirror / "index.json").write_text(json.dumps({"format": "aisec.gpu_host.csaf_sync/1", "rejected": [
+        {"source": "2025/5703/5703.json", "tracking_id": "5703", "reasons": ["sha256 mismatch (CRLF)"],
+         "components": ["nvidia_driver"]}]}))
+    rc, res = ansible_adhoc(json.dumps({"documents": [str(mirror)], "validate": False, "components": [
+        {"name": "nvidia_driver", "family": "datacenter", "version": "535.216.01"},
+        {"name": "nvidia_container_toolkit", "version": "1.17.8"}]}), tmp_path)
+    assert rc == 0, res
+    dc = res["summary"]["nvidia_driver:datacenter"]
+    assert dc["status"] == "undecided" and dc["not_affected"] == ["5586"] and dc["undecided"] == ["5703"]
+    assert res["summary"]["nvidia_container_toolkit"]["status"] == "not_covered"
+    assert "UNDECIDED" in res["msg"] and "nvidia_driver:datacenter: 5703: the document could not be used" in res["msg"]

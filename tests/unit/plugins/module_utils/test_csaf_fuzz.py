@@ -6,7 +6,9 @@
 
 Every mutated document must either be rejected by ``load_bytes`` with CsafError, or be
 validated (JSON schema on) into a report that is valid or lists errors; flattening and
-metadata extraction must never raise. Mutations: deleted keys and items, changed types,
+metadata extraction must never raise. Every fourth document is also matched by the engine
+(``csaf_match.match``, without and with the mandatory tests, strict and not) and read by
+``named_components``: they must return a report, never raise. Mutations: deleted keys and items, changed types,
 duplicated product/group ids, unknown keys, swapped values, deep nesting, huge strings,
 bad unicode (lone surrogates, NUL, bidi controls) and byte-level corruption.
 """
@@ -19,6 +21,7 @@ import random
 import time
 
 from ansible_collections.aisec.gpu_host.plugins.module_utils import csaf_document as C
+from ansible_collections.aisec.gpu_host.plugins.module_utils import csaf_match as M
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "..", "fixtures")
@@ -169,6 +172,26 @@ def _mutate_bytes(raw, rng):
     return bytes(data)
 
 
+MATCH_COMPONENTS = [
+    {"name": "nvidia_driver", "family": "datacenter", "version": "535.161.08"},
+    {"name": "nvidia_container_toolkit", "version": "1.17.3"},
+    {"name": "tensorrt_llm", "version": "1.3.0rc17"},
+    {"name": "triton_inference_server", "version": "24.11"},
+    {"name": "firmware", "family": "Hopper HGX 8-GPU", "version": "1.3.1"},
+]
+
+
+def _check_match(doc, rng):
+    options = rng.choice([{"validate": False}, {"validate": True, "schema": False},
+                          {"validate": True, "schema": False, "strict": True}])
+    report = M.match([("fuzz.json", doc)], MATCH_COMPONENTS, options)
+    assert report["documents"]["loaded"] + len(report["documents"]["rejected"]) == 1
+    for summary in report["summary"].values():
+        assert summary["status"] in M.STATUSES
+    named = M.named_components(doc)
+    assert named is None or all(n in M.COMPONENTS for n in named)
+
+
 def _check(doc):
     report = C.validate(doc)
     assert isinstance(report.ok, bool)
@@ -209,8 +232,12 @@ def test_fuzz_mutated_documents():
                     stats["load_rejected"] += 1
                     continue
         stats["valid" if _check(doc) else "invalid"] += 1
+        if _i % 4 == 0:
+            _check_match(doc, rng)
+            stats["matched"] = stats.get("matched", 0) + 1
     elapsed = time.perf_counter() - start
     print("fuzz: %d documents in %.1f s: %r" % (N_DOCUMENTS, elapsed, stats))
-    assert sum(stats.values()) == N_DOCUMENTS
+    assert sum(v for k, v in stats.items() if k != "matched") == N_DOCUMENTS
+    assert stats["matched"] > 1500
     # the mutations must exercise every outcome
     assert stats["load_rejected"] > 100 and stats["invalid"] > 1000 and stats["valid"] > 10

@@ -86,12 +86,23 @@ def test_fixture_scores_are_consistent():
 
 def test_validated_run_documents(validated):
     docs = validated["documents"]
-    assert docs["loaded"] == 18
-    assert [r["tracking_id"] for r in docs["rejected"]] == ["5817"]
-    assert any("date-time" in r for r in docs["rejected"][0]["reasons"])
-    assert docs["superseded"] == []
+    # 5817's date-only timestamp is a known publisher defect: accepted (strict=false), see below
+    assert docs["loaded"] == 19
+    assert docs["rejected"] == [] and docs["superseded"] == []
     # Windows/Azure Local rows are skipped, not "not understood"; only the pre-release build is reported.
     assert [(n["document"], n["text"]) for n in validated["not_understood"]] == [("5692", "GB300 0.8 dev drop")]
+
+
+def test_strict_rejects_date_only_and_reports_it_per_component():
+    r = cm.match(DOCS, [{"name": "nemo_framework", "version": "25.04"}, driver("535.161.08")],
+                 {"validate": True, "strict": True})
+    assert [x["tracking_id"] for x in r["documents"]["rejected"]] == ["5817"]
+    assert any("date-time" in x for x in r["documents"]["rejected"][0]["reasons"])
+    assert r["documents"]["rejected"][0]["components"] == ["nemo_framework"]
+    nemo = r["summary"]["nemo_framework"]
+    assert nemo["status"] == "undecided" and nemo["undecided"] == ["5817"]
+    assert nemo["rejected"][0]["tracking_id"] == "5817"
+    assert r["summary"]["nvidia_driver:datacenter"]["rejected"] == []  # 5817 names no driver
 
 
 def test_datacenter_535_161_08_june_2024(validated):
@@ -150,14 +161,17 @@ def test_570_86_15_fixed_for_datacenter_but_not_geforce_rtx(validated):
 
 
 @pytest.mark.parametrize("version,bulletin", [("555.42.06", "5551"), ("565.57.01", "5586")])
-def test_tesla_r555_r565_not_listed_is_no_statement(version, bulletin):
+def test_tesla_r555_r565_not_listed_is_undecided(version, bulletin):
+    # The bulletin lists R555/R565 for GeForce and RTX only: unknown for data centre, never "safe".
     r = run([driver(version)])
     s = r["summary"]["nvidia_driver:datacenter"]
-    assert r["findings"] == []
-    assert bulletin in s["no_statement"]
-    assert bulletin not in s["not_affected"]
-    assert s["status"] == "no_statement"
-    assert s["required_version"] is None
+    # and the later bulletins list newer branches only: a branch change is needed
+    assert [f["tracking_id"] for f in r["findings"]] == ["5614", "5630", "5670", "5703", "5747", "5821"]
+    assert all(f["branch_change_required"] and f["fixed_version"] is None for f in r["findings"])
+    assert bulletin in s["undecided"]
+    assert bulletin not in s["not_affected"] and bulletin not in s["no_statement"]
+    assert any("only for other driver families" in u for u in s["undecided_reasons"])
+    assert s["required_version"] is None and s["branch_change_required"] is True
     # the same branch as GeForce is listed
     assert bulletin in findings_by_id(run([driver(version.replace("57.01", "50.01"), "geforce")]))
 
@@ -225,9 +239,11 @@ def test_firmware(validated):
     f = findings_by_id(validated, "firmware:hopper_hgx_8_gpu")["5561"]
     assert f["fixed_version"] == "1.6.0"
     assert f["affected_products"][0]["range"] == "vers:intdot/1.3.0|1.3.1"
-    # not listed (1.5.1) -> no statement; 1.6.0 -> fixed ("and later")
+    # not listed (1.5.1), between the affected 1.5.0 and the fix 1.6.0 -> undecided; 1.6.0 -> fixed ("and later")
     assert run([{"name": "firmware", "version": "1.5.1", "family": "hopper hgx 8 gpu"}])["summary"][
-        "firmware:hopper_hgx_8_gpu"]["status"] == "no_statement"
+        "firmware:hopper_hgx_8_gpu"]["status"] == "undecided"
+    assert run([{"name": "firmware", "version": "1.2.0", "family": "hopper hgx 8 gpu"}])["summary"][
+        "firmware:hopper_hgx_8_gpu"]["status"] == "no_statement"  # below every affected release
     assert run([{"name": "firmware", "version": "1.7", "family": "HMC Hopper HGX 8-GPU"}])["summary"][
         "firmware:hmc_hopper_hgx_8_gpu"]["status"] == "not_affected"
 
@@ -235,10 +251,17 @@ def test_firmware(validated):
 def test_firmware_dev_drop_is_never_guessed():
     r = run([{"name": "firmware", "version": "0.7", "family": "GB300 NVL72"}])
     assert r["findings"] == []
-    assert r["summary"]["firmware:gb300_nvl72"]["status"] == "no_statement"
+    # the affected text cannot be read: undecided, never "no statement" or "not affected"
+    s = r["summary"]["firmware:gb300_nvl72"]
+    assert s["status"] == "undecided" and s["undecided"] == ["5692"]
+    assert s["not_understood"][0]["text"] == "GB300 0.8 dev drop"
     assert r["not_understood"][0]["reason"].startswith("'GB300 0.8 dev drop' names a pre-release")
+    # 0.8 is the fixed version, but the unreadable affected text of the same bulletin keeps it undecided
     ok = run([{"name": "firmware", "version": "0.8", "family": "GB300 NVL72"}])
-    assert ok["summary"]["firmware:gb300_nvl72"]["status"] == "not_affected"
+    assert ok["summary"]["firmware:gb300_nvl72"]["status"] == "undecided"
+    assert run([{"name": "firmware", "version": "0.8", "family": "GB300 NVL72"}], docs=[
+        (s, d) for s, d in DOCS if not s.endswith("5692.json")])["summary"]["firmware:gb300_nvl72"]["status"] == \
+        "no_statement"
     gb200 = run([{"name": "firmware", "version": "1.2", "family": "GB200 NVL72"}])
     assert findings_by_id(gb200)["5692"]["fixed_version"] == "1.3"
 
@@ -656,6 +679,174 @@ def test_not_understood_categories():
     doc["vulnerabilities"][0]["product_status"]["known_affected"].append("jetson")
     r = run([driver("535.183.01")], docs=[("x.json", doc)])
     cats = {n["product_id"]: n["category"] for n in r["not_understood"]}
-    assert cats == {"ghost": "reference", "jetson": "product"}
+    assert cats == {"ghost": "reference"}  # Jetson is outside the vocabulary: counted, not mixed in
+    assert r["outside_vocabulary"] == {"products": 1, "documents": 1, "labels": {"Jetson AGX Orin": 1}}
+    assert r["summary"]["nvidia_driver:datacenter"]["undecided"] == ["5586"]  # the undefined reference
     assert run([{"name": "firmware", "version": "0.7", "family": "GB300 NVL72"}])["not_understood"][0][
         "category"] == "condition"
+
+
+# ---------------------------------------------------------------------------
+# Issue #12: never "not affected" by omission (synthetic bulletins shaped like NVIDIA's)
+# ---------------------------------------------------------------------------
+
+
+def bulletin(bid, rows, cves=("CVE-2026-0001",), date="2026-01-01T00:00:00Z", product="NVIDIA Product"):
+    spec = {"id": bid, "year": date[:4], "product": product, "month": "synthetic", "date": date,
+            "cves": {c: {"score": 7.8} for c in cves}, "rows": rows}
+    return ("%s.json" % bid, fx.build_bulletin(spec))
+
+
+def test_multi_os_architecture_is_read_for_linux():
+    doc = bulletin("9001", [("Windows, Linux", "NVIDIA CUDA Toolkit", "All versions prior to CUDA Toolkit 13.1",
+                             "CUDA Toolkit 13.1", ["CVE-2026-0001"])])
+    r = run([{"name": "cuda_toolkit", "version": "12.6.2"}], docs=[doc])
+    assert findings_by_id(r)["9001"]["fixed_version"] == "13.1"
+    only_windows = bulletin("9002", [("Windows", "NVIDIA CUDA Toolkit", "All versions prior to 13.1", "13.1",
+                                      ["CVE-2026-0001"])])
+    assert run([{"name": "cuda_toolkit", "version": "12.6.2"}], docs=[only_windows])["summary"]["cuda_toolkit"][
+        "status"] == "not_covered"  # nothing for Linux in it
+
+
+def test_unreadable_product_of_the_component_makes_it_undecided():
+    doc = bulletin("9003", [("Linux", "NVIDIA Container Toolkit", "See the release notes", "1.18.0", ["CVE-2026-0001"]),
+                            ("Linux", "NVIDIA Container Toolkit", "All versions prior to 1.17.0", "1.17.0",
+                             ["CVE-2026-0001"])])
+    r = run([{"name": "nvidia_container_toolkit", "version": "1.17.5"}], docs=[doc])
+    s = r["summary"]["nvidia_container_toolkit"]
+    assert s["status"] == "undecided" and s["undecided"] == ["9003"] and s["not_affected"] == []
+    assert s["not_understood"][0]["text"] == "See the release notes"
+    assert "9003: no whitelisted pattern" in s["undecided_reasons"][0]
+
+
+def test_other_products_never_make_a_component_undecided():
+    doc = bulletin("9004", [("Linux", "NVIDIA Container Toolkit", "All versions prior to 1.17.0", "1.17.0",
+                             ["CVE-2026-0001"]),
+                            ("Jetson Linux(35)", "Jetson Orin Series", "see notes", "36.4", ["CVE-2026-0001"]),
+                            ("Linux(R535)", "GeForce", "See notes", "535.1.1", ["CVE-2026-0001"])])
+    r = run([{"name": "nvidia_container_toolkit", "version": "1.17.5"}, driver("535.100.01")], docs=[doc])
+    assert r["summary"]["nvidia_container_toolkit"]["status"] == "not_affected"
+    # the GeForce text is no concern of a data-centre driver; the bulletin lists R535 for GeForce only
+    assert r["summary"]["nvidia_driver:datacenter"]["not_understood"] == []
+    assert r["outside_vocabulary"]["labels"] == {"Jetson Orin Series": 2}  # its affected and fixed products
+    assert [n["text"] for n in r["not_understood"]] == ["See notes"]
+
+
+def test_rejected_documents_are_reported_for_every_component_they_name():
+    good = bulletin("9005", [("Linux", "NVIDIA Container Toolkit", "All versions prior to 1.17.0", "1.17.0",
+                              ["CVE-2026-0001"])])
+    bad = bulletin("9006", [("Linux", "NVIDIA Container Toolkit", "All versions prior to 1.18.0", "1.18.0",
+                             ["CVE-2026-0001"])])
+    bad[1]["document"]["tracking"]["status"] = "draft"  # never acted on
+    r = cm.match([good, bad], [{"name": "nvidia_container_toolkit", "version": "1.17.5"},
+                               {"name": "nvidia_dcgm", "version": "4.0.0"}], {"validate": True, "schema": False})
+    s = r["summary"]["nvidia_container_toolkit"]
+    assert s["status"] == "undecided" and s["not_affected"] == ["9005"] and s["undecided"] == ["9006"]
+    assert s["rejected"][0]["tracking_id"] == "9006"
+    assert r["summary"]["nvidia_dcgm"]["status"] == "not_covered"  # 9006 names no DCGM
+
+
+def test_externally_rejected_documents():
+    good = bulletin("9007", [("Linux", "NVIDIA Container Toolkit", "All versions prior to 1.17.0", "1.17.0",
+                              ["CVE-2026-0001"])])
+    comps = [{"name": "nvidia_container_toolkit", "version": "1.17.5"}, {"name": "nvidia_dcgm", "version": "4.0.0"}]
+    r = cm.match([good], comps, {"validate": False}, rejected=[
+        {"source": "2025/5703/5703.json", "tracking_id": "5703", "reasons": ["sha256 mismatch"],
+         "components": ["nvidia_driver"]},
+        {"source": "x.json", "tracking_id": None, "reason": "cannot read", "components": None}])
+    assert r["summary"]["nvidia_container_toolkit"]["undecided"] == ["x.json"]  # unknown: every component
+    assert r["summary"]["nvidia_dcgm"]["status"] == "undecided"
+    with pytest.raises(cm.MatchError, match="components"):
+        cm.match([good], comps, rejected=[{"source": "y", "components": "all"}])
+
+
+def test_version_schemes_are_never_compared():
+    container_only = bulletin("9008", [("Linux", "NVIDIA NeMo Framework", "All versions prior to 24.12", "24.12",
+                                        ["CVE-2026-0001"])])
+    package = bulletin("9009", [("All platforms", "NeMo Framework", "All versions prior to 2.5.0", "2.5.0",
+                                 ["CVE-2026-0001"])])
+    r = run([{"name": "nemo_framework", "version": "2.1.0"}], docs=[container_only, package])
+    s = r["summary"]["nemo_framework"]
+    assert s["status"] == "affected" and s["required_version"] == "2.5.0"  # never 24.12
+    assert s["undecided"] == ["9008"] and "numbering schemes are never compared" in s["undecided_reasons"][0]
+    r = run([{"name": "nemo_framework", "version": "25.02"}], docs=[container_only, package])
+    assert r["summary"]["nemo_framework"]["status"] == "undecided"  # 9009 speaks of package versions only
+    assert r["summary"]["nemo_framework"]["not_affected"] == ["9008"]
+
+
+def test_prerelease_inputs_and_conditions():
+    doc = bulletin("9010", [("All", "TensorRT-LLM", "0.0 to v1.3.0 rc16", "v1.3.0 rc17", ["CVE-2026-0001"])])
+    comps = cm.validate_components([{"name": "tensorrt_llm", "version": "v1.3.0-rc.17"}])
+    assert comps[0]["version"] == "1.3.0rc17"
+    r = run([{"name": "tensorrt_llm", "version": "1.3.0rc17"}], docs=[doc])
+    assert r["summary"]["tensorrt_llm"]["status"] == "not_affected"
+    f = findings_by_id(run([{"name": "tensorrt_llm", "version": "1.3.0rc15"}], docs=[doc]))["9010"]
+    assert f["fixed_version"] == "1.3.0rc17"
+    assert findings_by_id(run([{"name": "tensorrt_llm", "version": "1.2.1"}], docs=[doc]))["9010"]
+    # a pre-release driver cannot be ordered in the driver numbering: undecided, never a guess
+    r = run([{"name": "nvidia_driver", "version": "535.161.08rc1", "family": "datacenter"}], docs=[_doc_tuple("5551")])
+    assert r["summary"]["nvidia_driver:datacenter"]["status"] == "undecided"
+
+
+def _doc_tuple(tid):
+    return ("%s.json" % tid, _doc(tid))
+
+
+def test_tensorrt_builds_belong_to_their_release():
+    doc = bulletin("9011", [("All", "TensorRT", "v0 - v10.16.1", "v11.0", ["CVE-2026-0001"])])
+    f = findings_by_id(run([{"name": "tensorrt", "version": "10.16.1.11"}], docs=[doc]))["9011"]
+    assert f["fixed_version"] == "11.0.0" and f["installed_version"] == "10.16.1.11"
+
+
+def test_up_to_bound_is_undecided_without_a_fix():
+    doc = bulletin("9012", [("Windows, Linux", "NVIDIA CUDA Toolkit", "All versions up to CUDA Toolkit 12.8", [],
+                             ["CVE-2026-0001"])])
+    assert run([{"name": "cuda_toolkit", "version": "12.8"}], docs=[doc])["summary"]["cuda_toolkit"][
+        "status"] == "undecided"
+    assert run([{"name": "cuda_toolkit", "version": "12.7"}], docs=[doc])["summary"]["cuda_toolkit"][
+        "status"] == "affected"
+    fixed = bulletin("9013", [("Windows, Linux", "NVIDIA CUDA Toolkit", "All versions up to CUDA Toolkit 12.8",
+                               "CUDA Toolkit 12.8", ["CVE-2026-0001"])])
+    assert run([{"name": "cuda_toolkit", "version": "12.8"}], docs=[fixed])["summary"]["cuda_toolkit"][
+        "status"] == "not_affected"
+
+
+def test_earlier_branch_not_listed_needs_a_branch_change():
+    r = run([driver("550.163.01")])
+    s = r["summary"]["nvidia_driver:datacenter"]
+    by_id = findings_by_id(r)
+    # 5670, 5703, 5747 and 5821 list newer branches only: no fix on R550
+    for tid in ("5670", "5703", "5747", "5821"):
+        assert by_id[tid]["branch_change_required"] is True and by_id[tid]["fixed_version"] is None
+    assert by_id["5703"]["branch_fixes"] == {"R570": "570.195.03", "R580": "580.95.05"}
+    assert by_id["5703"]["branch_change_version"] == "570.195.03"
+    assert s["status"] == "affected" and s["branch_change_required"] is True
+    assert s["required_version"] is None  # 5630's 550.163.01 is installed already
+    # R570 is ruled out by 5821 (lists R535, R580, R595): the lowest version every bulletin accepts
+    assert s["branch_change_version"] == "580.159.03"
+    assert s["unfixed"] == ["5670", "5703", "5747", "5821"]
+    # a branch newer than every listed one has no statement
+    newer = run([driver("580.95.05")], docs=[_doc_tuple("5670")])
+    assert newer["summary"]["nvidia_driver:datacenter"]["status"] == "no_statement"
+
+
+def test_cloud_gaming_rows_never_become_driver_entries():
+    doc = bulletin("9014", [("Linux(R580 Gaming)", "Guest driver", "All driver versions prior to 580.95.05",
+                             "580.95.05", ["CVE-2026-0001"])])
+    r = run([driver("580.82.07", "vgpu_guest")], docs=[doc])
+    assert r["summary"]["nvidia_driver:vgpu_guest"]["status"] == "not_covered"
+    assert r["outside_vocabulary"]["labels"] == {"NVIDIA Cloud Gaming Guest driver": 2}
+
+
+def test_gap_between_affected_range_and_fix_is_undecided():
+    # 5517: "All versions prior to CUDA Toolkit v12.4" affected, "CUDA Toolkit v12.4U1" fixed
+    doc = bulletin("9015", [("Windows, Linux", "NVIDIA CUDA Toolkit", "All versions prior to CUDA Toolkit v12.4",
+                             "CUDA Toolkit v12.4U1", ["CVE-2026-0001"])])
+    s = run([{"name": "cuda_toolkit", "version": "12.4.0"}], docs=[doc])["summary"]["cuda_toolkit"]
+    assert s["status"] == "undecided" and "below the first fixed version 12.4.1" in s["undecided_reasons"][0]
+    assert run([{"name": "cuda_toolkit", "version": "12.4.1"}], docs=[doc])["summary"]["cuda_toolkit"][
+        "status"] == "not_affected"
+    # below an affected range that starts later: not affected, no gap
+    doc = bulletin("9016", [("Linux", "Triton Inference Server", "22.09 to 24.03", "24.04", ["CVE-2026-0001"])])
+    assert run([{"name": "triton_inference_server", "version": "21.08"}], docs=[doc])["summary"][
+        "triton_inference_server"]["status"] == "no_statement"

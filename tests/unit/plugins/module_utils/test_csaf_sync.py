@@ -72,7 +72,7 @@ def test_build_options_defaults_and_normalisation(tmp_path):
     assert o.trusted_fingerprints == [FPR]
     assert o.tlp_allow == ["WHITE", "GREEN"]
     assert o.max_size == 15 * 1024 * 1024 and o.workers == 2 and o.max_redirects == 3
-    assert not o.check_mode and o.require_hash and not o.accept_crlf_hash
+    assert not o.check_mode and o.require_hash and o.accept_crlf_hash and not o.strict
     assert o.policy_digest() == cs.build_options({"source": "example.com", "dest": "x", "trusted_fingerprints": [FPR],
                                                   "tlp_allow": ["GREEN", "WHITE"]}).policy_digest()
 

@@ -373,15 +373,21 @@ def test_local_nvidia_layout_crlf_defect(tmp_path):
     plan = sync(str(src), dest, check_mode=True)
     assert plan["check_mode"] and plan["counts"]["new"] == 2 and not dest.exists()
 
-    strict = sync(str(src), dest, expected_commit="0123456")
+    strict = sync(str(src), dest, expected_commit="0123456", strict=True)
     assert strict["counts"] == {"new": 1, "updated": 0, "unchanged": 0, "rejected": 1}
     assert strict["rejected"][0]["source"] == "2024/5586/5586.json"
-    assert "CRLF-converted text" in strict["rejected"][0]["reason"] and "accept_crlf_hash" in strict["rejected"][0]["reason"]
+    assert "CRLF-converted text" in strict["rejected"][0]["reason"] and "strict" in strict["rejected"][0]["reason"]
+    # the content is verified modulo line endings, so the components it names are known
+    assert strict["rejected"][0]["components"] == []  # a list (the test document names no GPU component), not None
     assert strict["source"]["commit"] == "0123456789abcdef0123456789abcdef01234567"
     assert strict["requests"] == 0
+    index = json.loads((dest / "index.json").read_text())
+    assert [(r["tracking_id"], r["components"]) for r in index["rejected"]] == [("5586", [])]
+    assert sync(str(src), dest, accept_crlf_hash=False)["counts"]["rejected"] == 1
 
-    lenient = sync(str(src), dest, accept_crlf_hash=True)
+    lenient = sync(str(src), dest)  # the default: accepted with a warning
     assert lenient["counts"] == {"new": 1, "updated": 0, "unchanged": 1, "rejected": 0}
+    assert json.loads((dest / "index.json").read_text())["rejected"] == []
     crlf_doc = next(d for d in lenient["documents"] if d["tracking_id"] == "5586")
     assert crlf_doc["hash"] == "sha256-crlf" and crlf_doc["warnings"]
     assert any("2024/5586/5586.json" in w and "CRLF" in w for w in lenient["sync_warnings"])
@@ -402,6 +408,7 @@ def test_local_nvidia_layout_crlf_defect(tmp_path):
     # the changed file no longer matches its .sha256: rejected, previous version kept
     after = sync(str(src), dest, accept_crlf_hash=True, tree_mode="symlink")
     assert after["rejected"][0]["kept_previous"] and "sha256 mismatch" in after["rejected"][0]["reason"]
+    assert after["rejected"][0]["components"] is None  # content not trusted: reported for every component
     assert (dest / "2024" / "5614.json").read_bytes() == docs["5614"]
 
     with pytest.raises(cs.SyncError, match="not the pinned expected_commit"):
@@ -427,3 +434,19 @@ def test_local_signed_mirror_with_pinned_key(key, tmp_path):
 def test_local_source_missing(tmp_path):
     with pytest.raises(cs.SyncError, match="does not exist"):
         sync(str(tmp_path / "absent"), tmp_path / "m")
+
+
+def test_local_date_only_timestamp_is_a_known_defect(tmp_path):
+    src = tmp_path / "src"
+    doc = kit.make_doc("5817", initial="2026-04-14T00:00:00.000Z")
+    doc["document"]["tracking"]["revision_history"][0]["date"] = "2026-04-14"
+    raw = kit.dump(doc)
+    folder = src / "2026" / "5817"
+    folder.mkdir(parents=True)
+    (folder / "5817.json").write_bytes(raw)
+    (folder / "5817.json.sha256").write_text(kit.sha(raw))
+    lenient = sync(str(src), tmp_path / "m1")
+    assert lenient["counts"]["new"] == 1
+    assert any("known publisher defect" in w and "strict is false" in w for w in lenient["documents"][0]["warnings"])
+    strict = sync(str(src), tmp_path / "m2", strict=True)
+    assert strict["counts"]["rejected"] == 1 and "date-time" in strict["rejected"][0]["reason"]

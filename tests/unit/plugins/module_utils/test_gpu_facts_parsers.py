@@ -596,12 +596,14 @@ def test_python_probe_script_runs_here():
     import subprocess
     import sys
 
+    prefix = P.venv_prefix(sys.executable, os.path.isfile) or ""
     out = subprocess.run(
-        [sys.executable, "-I", "-c", P.PYTHON_PROBE_SCRIPT, "pytest", "surely-not-installed-dist"],
+        [os.path.realpath(sys.executable), "-I", "-S", "-c", P.PYTHON_PROBE_SCRIPT, prefix, "pytest",
+         "surely-not-installed-dist"],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout
     data = json.loads(out)
-    assert data["error"] is None
+    assert data["error"] is None and data["paths"]
     assert data["packages"] == {"pytest": pytest.__version__}
     assert P.parse_python_probe(out)[1] == {"pytest": pytest.__version__}
 
@@ -650,8 +652,7 @@ def test_components_full_host():
         {"name": "dcgm_exporter", "version": "3.6.0"},
         {"name": "k8s_device_plugin", "version": "0.16.2"},
     ]
-    assert notes == ["tensorrt_llm 0.14.0rc1 (Python tensorrt_llm in /opt/trtllm/bin/python) left out of components: "
-                     "not a plain dotted version"]
+    assert notes == []  # 0.14.0rc1 is kept (a pre-release), 0.13.0 is the lower version
 
 
 def test_components_pass_csaf_match_validation():
@@ -675,7 +676,8 @@ def test_components_pass_csaf_match_validation():
 @pytest.mark.parametrize(
     "version, expected",
     [("550.127.05", "550.127.05"), ("v1.17.8", "1.17.8"), ("2.4.0+cu121", "2.4.0"), ("0.6.3.post1", "0.6.3"),
-     ("1.0-post2", "1.0"), ("0.21.0rc1", None), ("1.0.0.dev20240101", None), ("95.02.3C.40.E0", None),
+     ("1.0-post2", "1.0"), ("0.21.0rc1", "0.21.0rc1"), ("1.0.0.dev20240101", "1.0.0.dev20240101"),
+     ("1.3.0rc17", "1.3.0rc17"), ("v1.17.0-rc.1", "1.17.0-rc.1"), ("95.02.3C.40.E0", None),
      ("3.3.8-3.6.0", None), ("HGX-22.10-1-rc80", None), ("", None), (None, None), (12, "12")],
 )
 def test_component_version(version, expected):
@@ -734,3 +736,98 @@ def test_rpm_components():
         {"name": "cuda_toolkit", "version": "12.4.1"},
         {"name": "dcgm_exporter", "version": "4.0.4"},
     ], [])
+
+
+# --- Issue #13 finding 9: which interpreters python_interpreters may run -------------------------------------------
+
+
+class _Stat:
+    def __init__(self, mode, uid=0):
+        self.st_mode = mode
+        self.st_uid = uid
+
+
+def _lstat(table):
+    def lstat(path):
+        try:
+            return table[path]
+        except KeyError:
+            raise FileNotFoundError(2, "No such file or directory") from None
+    return lstat
+
+
+_DIR, _FILE, _LINK = 0o040755, 0o100755, 0o120777
+_SYSTEM = {"/": _Stat(_DIR), "/usr": _Stat(_DIR), "/usr/bin": _Stat(_DIR), "/usr/bin/python3.11": _Stat(_FILE)}
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({}, None),
+    ({"/usr/bin/python3.11": _Stat(_FILE, uid=1001)}, "/usr/bin/python3.11 is owned by uid 1001, not by root"),
+    ({"/usr/bin/python3.11": _Stat(0o100775)}, "/usr/bin/python3.11 is writable by its group"),
+    ({"/usr/bin": _Stat(0o040777)}, "/usr/bin is writable by group and others"),
+    ({"/usr": _Stat(0o041757)}, "/usr is writable by others"),  # sticky does not help: entries can be added
+    ({"/": _Stat(_DIR, uid=5)}, "/ is owned by uid 5"),
+    ({"/usr/bin/python3.11": _Stat(_LINK)}, "is a symbolic link"),
+    ({"/usr/bin/python3.11": _Stat(_DIR)}, "is not a regular file"),
+])
+def test_interpreter_trust_checks_the_whole_chain(changes, reason):
+    table = dict(_SYSTEM, **changes)
+    problem = P.interpreter_trust_problem("/usr/bin/python3.11", _lstat(table), {0})
+    assert problem is None if reason is None else reason in problem
+
+
+def test_interpreter_trust_other_cases():
+    venv = {"/": _Stat(_DIR), "/opt": _Stat(_DIR), "/opt/vllm": _Stat(_DIR, uid=999),
+            "/opt/vllm/bin": _Stat(_DIR, uid=999), "/opt/vllm/bin/python": _Stat(_FILE, uid=999)}
+    assert "owned by uid 999" in P.interpreter_trust_problem("/opt/vllm/bin/python", _lstat(venv), {0})
+    assert P.interpreter_trust_problem("/opt/vllm/bin/python", _lstat(venv), {0, 999}) is None  # the module's user
+    assert "cannot stat" in P.interpreter_trust_problem("/nope/python", _lstat({}), {0})
+    assert "absolute" in P.interpreter_trust_problem("bin/python", _lstat({}), {0})
+    # stop: only the part below the stop directory is checked (the unit tests' fake host)
+    below = _lstat({"/tmp/x/bin": _Stat(_DIR), "/tmp/x/bin/py": _Stat(_FILE)})
+    assert P.interpreter_trust_problem("/tmp/x/bin/py", below, {0}, stop="/tmp/x") is None
+
+
+def test_venv_prefix_and_home():
+    assert P.venv_prefix("/opt/vllm/venv/bin/python", {"/opt/vllm/venv/pyvenv.cfg"}.__contains__) == "/opt/vllm/venv"
+    assert P.venv_prefix("/usr/bin/python3", set().__contains__) is None
+    assert P.parse_pyvenv_home("home = /usr/bin\ninclude-system-site-packages = false\n") == "/usr/bin"
+    assert P.parse_pyvenv_home("home = relative/bin\n") is None and P.parse_pyvenv_home(None) is None
+
+
+def test_python_probe_script_runs_no_pth_file(tmp_path):
+    """A .pth file in the venv's site-packages is never executed (-S), its distributions are still found."""
+    import subprocess
+    import sys
+
+    lib = tmp_path / "venv" / "lib" / ("python%d.%d" % sys.version_info[:2]) / "site-packages"
+    (lib / "demo_pkg-1.3.0rc17.dist-info").mkdir(parents=True)
+    metadata = "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.3.0rc17\n"
+    (lib / "demo_pkg-1.3.0rc17.dist-info" / "METADATA").write_text(metadata)
+    marker = tmp_path / "pwned"
+    (lib / "evil.pth").write_text("import os; open(%r, 'w').write('x')\n" % str(marker))
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    out = subprocess.run([os.path.realpath(sys.executable), "-I", "-S", "-c", P.PYTHON_PROBE_SCRIPT,
+                          str(tmp_path / "venv"), "demo_pkg"], check=True, capture_output=True, text=True,
+                         timeout=60).stdout
+    assert P.parse_python_probe(out)[1] == {"demo_pkg": "1.3.0rc17"}
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("repository, tag, expected", [
+    ("nvcr.io/nvidia/tensorrt-llm/release", "1.3.0rc17", {"name": "tensorrt_llm", "version": "1.3.0rc17"}),
+    ("nvcr.io/nvidia/k8s/container-toolkit", "v1.17.0-rc.1-ubi8",
+     {"name": "nvidia_container_toolkit", "version": "1.17.0-rc.1"}),
+    ("nvcr.io/nvidia/tritonserver", "24.08-py3", {"name": "triton_inference_server", "version": "24.08"}),
+    ("nvcr.io/nvidia/ai-dynamo/vllm-runtime", "0.4.0-amd64", {"name": "dynamo", "version": "0.4.0"}),
+])
+def test_image_tags_keep_pre_releases(repository, tag, expected):
+    assert P.image_component(repository, tag) == expected
+
+
+def test_lowest_version_orders_release_candidates_first():
+    comps, _notes = P.build_components({"python_packages": [
+        {"name": "tensorrt_llm", "version": "1.3.0", "interpreter": "/a"},
+        {"name": "tensorrt_llm", "version": "1.3.0rc17", "interpreter": "/b"},
+        {"name": "tensorrt_llm", "version": "1.3.0rc9", "interpreter": "/c"}]})
+    assert comps == [{"name": "tensorrt_llm", "version": "1.3.0rc9"}]

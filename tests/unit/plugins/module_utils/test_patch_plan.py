@@ -449,3 +449,47 @@ def test_string_booleans_are_accepted():
     options["driver_branch_migration"] = "yes"
     options["microcode_install"] = "false"
     assert plan(facts, match, options)["driver_migrating"] is True
+
+
+# --- csaf_match's undecided state and branch changes (issue #12) ---------------------------------------------------
+
+
+def test_undecided_component_is_never_nothing_to_do():
+    facts, match, options = vuln_host()
+    drv = summary("nvidia_driver", 0, None, family="GeForce/RTX/Tesla")
+    drv.update(status="undecided", undecided=["5703"], undecided_reasons=["5703: fix text not understood"])
+    tk = summary("nvidia_container_toolkit", 0, None)
+    tk.update(status="undecided", undecided=["5850"], undecided_reasons=["5850: the document could not be used"])
+    match["summary"] = {"nvidia_driver:GeForce/RTX/Tesla": drv, "nvidia_container_toolkit": tk,
+                        "cuda_toolkit": dict(summary("cuda_toolkit", 0, None), status="undecided", undecided=["5755"],
+                                             undecided_reasons=["5755: x"])}
+    result = plan(facts, match, options)
+    assert result["plan"]["driver"]["action"] == "undecided"
+    assert result["plan"]["driver"]["undecided_reasons"] == ["5703: fix text not understood"]
+    assert result["plan"]["container_toolkit"]["action"] == "undecided"
+    assert [c["key"] for c in result["undecided_components"]] == [
+        "cuda_toolkit", "nvidia_container_toolkit", "nvidia_driver:GeForce/RTX/Tesla"]
+
+
+def test_undecided_does_not_block_the_fixable_part():
+    facts, match, options = vuln_host()
+    match["summary"]["nvidia_driver:GeForce/RTX/Tesla"].update(undecided=["5703"], undecided_reasons=["5703: x"])
+    drv = plan(facts, match, options)["plan"]["driver"]
+    assert drv["action"] == "upgrade" and drv["target_version"] == "535.230.02" and drv["undecided"] == ["5703"]
+
+
+def test_branch_change_is_reported_not_done():
+    facts, _match, options = vuln_host()
+    facts["aisec_gpu"] = gpu(branch="R550", version="550.163.01")
+    facts["dpkg"] = "\n".join(driver_lines("550", "550.163.01"))
+    facts["madison"] = "\n".join(offer("550", "550.163.01"))
+    s = summary("nvidia_driver", 4, None, ["5670", "5703", "5747", "5821"], "x")
+    s.update(branch_change_required=True, branch_change_version="580.159.03")
+    drv = plan(facts, {"summary": {"nvidia_driver:x": s}, "findings": []}, options)["plan"]["driver"]
+    assert drv["action"] == "branch_change" and drv["branch_change_version"] == "580.159.03"
+    assert drv["target_version"] is None and all(p["to"] == "" for p in drv["packages"])
+    # an in-branch fix still due is applied first
+    s.update(required_version="550.163.05")
+    facts["madison"] = "\n".join(offer("550", "550.163.05", "550.163.01"))
+    drv = plan(facts, {"summary": {"nvidia_driver:x": s}, "findings": []}, options)["plan"]["driver"]
+    assert drv["action"] == "upgrade" and drv["branch_change_required"] is True

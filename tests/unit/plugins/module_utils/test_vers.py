@@ -121,7 +121,8 @@ INVALID = [
     ("vers:generic/1.0", "generic"),
     ("vers:generic/<2", "generic"),
     ("vers:npm/<2.0.0", "unsupported vers type"),
-    ("vers:pypi/<2", "unsupported vers type"),
+    ("vers:maven/<2", "unsupported vers type"),
+    ("vers:pypi/1.0-foo", "PEP 440"),
 ]
 
 
@@ -475,3 +476,45 @@ def test_parse_vls_prefers_strict_vers():
 def test_parse_vls_errors(text, scheme):
     with pytest.raises(V.VersError):
         V.parse_vls(text, scheme)
+
+
+# ---------------------------------------------------------------------------
+# pypi (PEP 440): pre-releases sort before the release (NVIDIA TensorRT-LLM 1.3.0rc15 ... rc17)
+# ---------------------------------------------------------------------------
+
+PEP440_ORDER = ["0.18.2", "1.2.0.dev3", "1.2.0a1", "1.2.0b2", "1.2.0rc1", "1.2", "1.2.0.post1", "1.2.1",
+                "1.3.0rc12", "1.3.0rc14", "1.3.0rc15", "1.3.0rc17", "1.3.0", "1.3.0+cu130", "2!0.1"]
+
+
+def test_pypi_total_order():
+    keys = [V.pypi_key(v) for v in PEP440_ORDER]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("a,b", [("1.17", "1.17.0"), ("v1.3.0-rc.15", "1.3.0rc15"), ("1.3.0RC15", "1.3.0rc15"),
+                                 ("1.0alpha1", "1.0a1"), ("1.0.dev0", "1.0.dev"), ("010.16.1", "10.16.1")])
+def test_pypi_equal_spellings(a, b):
+    assert V.compare("pypi", a, b) == 0
+
+
+def test_pypi_ranges_order_release_candidates():
+    fixed = V.parse("vers:pypi/>=1.3.0rc15")
+    assert fixed.contains("1.3.0rc17") and fixed.contains("1.3.0") and not fixed.contains("1.3.0rc14")
+    affected = V.parse("vers:pypi/<=1.3.0rc14")
+    assert affected.contains("1.3.0rc12") and affected.contains("1.2.1") and not affected.contains("1.3.0")
+    with pytest.raises(V.VersError, match="not sorted"):
+        V.parse("vers:pypi/1.3.0|1.3.0rc1")
+
+
+@pytest.mark.parametrize("version,expected", [("1.3.0rc17", True), ("2.0.dev1", True), ("1.0b2", True),
+                                              ("1.3.0", False), ("1.0.post1", False), ("535.183.01", False),
+                                              ("2.4.0+cu121", False)])
+def test_is_prerelease(version, expected):
+    assert V.is_prerelease(version) is expected
+
+
+@pytest.mark.parametrize("version", ["", "r25.10", "1.0-foo", "1..2", "v", None])
+def test_pypi_key_rejects(version):
+    with pytest.raises(V.VersError):
+        V.pypi_key(version)

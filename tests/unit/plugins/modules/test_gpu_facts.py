@@ -492,3 +492,36 @@ def test_ansible_adhoc_localhost(tmp_path):
     assert facts["gathered"] == ["devices", "driver", "gpus", "params"]
     assert result["changed"] is False
     assert isinstance(facts["gpu_present"], bool)
+
+
+def test_python_interpreters_run_isolated_without_site(host):
+    make_h100_ubuntu(host)
+    stub = os.path.join(host.bin, "python-stub")
+    host.run({"gather": ["python"], "python_interpreters": [stub]})
+    call = next(c for c in host.calls() if c.startswith("python-stub"))
+    assert call.startswith("python-stub -I -S -c ")  # no site module: no .pth file runs
+
+
+def test_python_interpreters_in_writable_places_are_not_run(host):
+    make_h100_ubuntu(host)
+    shared = os.path.join(host.base, "shared")
+    os.makedirs(shared)
+    os.chmod(shared, 0o777)
+    evil = os.path.join(shared, "python")
+    shutil.copyfile(os.path.join(host.bin, "python-stub"), evil)
+    os.chmod(evil, 0o755)
+    writable = host.command("python-writable", fixture_path("cmd", "python_probe.json"))
+    os.chmod(writable, 0o775)
+    result = host.run({"gather": ["python"], "python_interpreters": [evil, writable]})
+    facts = result["ansible_facts"]["aisec_gpu"]
+    assert facts["python_packages"] == []
+    errors = " ".join(facts["errors"])
+    assert "python interpreter %s not run: %s is writable by group and others" % (evil, shared) in errors
+    assert "python interpreter %s not run: %s is writable by its group" % (writable, writable) in errors
+    assert not any(c.startswith(("python-stub", "python-writable")) for c in host.calls())
+
+
+def test_image_tag_pre_release_is_kept(host):
+    host.command("docker", host.file("/tmp/ps.txt", "1a2b3c4d5e6f\tnvcr.io/nvidia/tensorrt-llm/release:1.3.0rc17\ttrtllm\n"))
+    facts = host.run({"gather": ["containers"]})["ansible_facts"]["aisec_gpu"]
+    assert facts["components"] == [{"name": "tensorrt_llm", "version": "1.3.0rc17"}]
