@@ -118,34 +118,25 @@ EXAMPLES = r"""
 
 RETURN = r"""
 files:
-  description:
-    - Per path of O(files), C(exists) (C(false) when missing, C(null) when it could not be examined), C(type)
-      (C(file), C(directory), C(link), C(other)), C(mode) (four octal digits), C(owner), C(group), C(uid), C(gid),
-      C(size), C(sha256) (regular files), C(target) (links) and C(error) when part of it could not be read.
+  description: Per path of O(files), its C(stat) and sha256, as RV(aisec.gpu_host.host_info#module:files) describes.
   returned: always
   type: dict
-  sample: {"/etc/sudoers.d/10-aisec-access": {"exists": true, "type": "file", "mode": "0440", "owner": "root",
-           "group": "root", "uid": 0, "gid": 0, "size": 1432, "sha256": "9f2c..."}}
 contents:
-  description: Per path of O(contents), its text, or C(null) when it is missing, unreadable or too large.
+  description: Per path of O(contents), its text or C(null), as RV(aisec.gpu_host.host_info#module:contents) describes.
   returned: always
   type: dict
 directories:
-  description: Per path of O(directories), the sorted entry names, or C(null) when it is missing.
+  description: Per path of O(directories), the entry names or C(null).
   returned: always
   type: dict
 packages:
-  description: Per name of O(packages), the installed version, or C(null) when it is not installed.
+  description: Per name of O(packages), the installed version or C(null).
   returned: always
   type: dict
-  sample: {"openssh-server": "1:9.2p1-2+deb12u7", "libpam-u2f": null}
 services:
-  description:
-    - Per unit of O(services), C(load) (C(loaded), C(not-found), ...), C(active) (C(active), C(inactive), ...) and
-      C(enabled) (C(enabled), C(disabled), C(static), ...); C(unknown) without systemd.
+  description: Per unit of O(services), C(load), C(active) and C(enabled), as RV(aisec.gpu_host.host_info#module:services) describes.
   returned: always
   type: dict
-  sample: {"nftables.service": {"load": "loaded", "active": "active", "enabled": "enabled"}}
 passwd:
   description: The user database, C(name) to C(uid), C(gid), C(gecos), C(home), C(shell).
   returned: always

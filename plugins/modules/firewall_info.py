@@ -24,11 +24,6 @@ description:
 author:
   - aisec.gpu_host maintainers (!UNKNOWN)
 options:
-  family:
-    description: Family of the table to compare.
-    type: str
-    default: inet
-    choices: [ip, ip6, inet, arp, bridge, netdev]
   table:
     description: Name of the table to compare.
     type: str
@@ -39,23 +34,6 @@ options:
         RV(table) is C(null).
     type: str
     default: ""
-  ruleset_append:
-    description:
-      - Host files appended to O(ruleset) before the comparison when they exist (content owned by another
-        process, such as the emergency block list of C(playbooks/emergency_block.yml)).
-    type: list
-    elements: path
-    default: []
-  controls:
-    description:
-      - First-match list attributing each changed top-level object of the table to a control id. C(match) is a
-        name pattern (fnmatch, e.g. C(inu_*)) or C(hook:<hook>) for base chains of that hook.
-    type: list
-    elements: dict
-    default: []
-  default_control:
-    description: Control of changed objects no entry of O(controls) matches.
-    type: str
   controller:
     description: Return the address the SSH client connects from (RV(controller)).
     type: bool
@@ -65,6 +43,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - aisec.gpu_host.nft
   - aisec.gpu_host.host_state
   - ansible.builtin.action_common_attributes
 attributes:
@@ -105,34 +84,25 @@ EXAMPLES = r"""
 
 RETURN = r"""
 files:
-  description:
-    - Per path of O(files), C(exists) (C(false) when missing, C(null) when it could not be examined), C(type)
-      (C(file), C(directory), C(link), C(other)), C(mode) (four octal digits), C(owner), C(group), C(uid), C(gid),
-      C(size), C(sha256) (regular files), C(target) (links) and C(error) when part of it could not be read.
+  description: Per path of O(files), its C(stat) and sha256, as RV(aisec.gpu_host.host_info#module:files) describes.
   returned: always
   type: dict
-  sample: {"/etc/sudoers.d/10-aisec-access": {"exists": true, "type": "file", "mode": "0440", "owner": "root",
-           "group": "root", "uid": 0, "gid": 0, "size": 1432, "sha256": "9f2c..."}}
 contents:
-  description: Per path of O(contents), its text, or C(null) when it is missing, unreadable or too large.
+  description: Per path of O(contents), its text or C(null), as RV(aisec.gpu_host.host_info#module:contents) describes.
   returned: always
   type: dict
 directories:
-  description: Per path of O(directories), the sorted entry names, or C(null) when it is missing.
+  description: Per path of O(directories), the entry names or C(null).
   returned: always
   type: dict
 packages:
-  description: Per name of O(packages), the installed version, or C(null) when it is not installed.
+  description: Per name of O(packages), the installed version or C(null).
   returned: always
   type: dict
-  sample: {"openssh-server": "1:9.2p1-2+deb12u7", "libpam-u2f": null}
 services:
-  description:
-    - Per unit of O(services), C(load) (C(loaded), C(not-found), ...), C(active) (C(active), C(inactive), ...) and
-      C(enabled) (C(enabled), C(disabled), C(static), ...); C(unknown) without systemd.
+  description: Per unit of O(services), C(load), C(active) and C(enabled), as RV(aisec.gpu_host.host_info#module:services) describes.
   returned: always
   type: dict
-  sample: {"nftables.service": {"load": "loaded", "active": "active", "enabled": "enabled"}}
 nft_installed:
   description: Whether the C(nft) program exists.
   returned: always

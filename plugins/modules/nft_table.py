@@ -27,11 +27,6 @@ description:
 author:
   - aisec.gpu_host maintainers (!UNKNOWN)
 options:
-  family:
-    description: Family of the table.
-    type: str
-    default: inet
-    choices: [ip, ip6, inet, arp, bridge, netdev]
   name:
     description: Name of the table.
     type: str
@@ -40,29 +35,15 @@ options:
     description: The nft script that defines the table (see the description).
     type: str
     required: true
-  ruleset_append:
-    description:
-      - Host files appended to O(ruleset) (before the check and the load) when they exist.
-    type: list
-    elements: path
-    default: []
-  controls:
-    description:
-      - First-match list attributing each changed top-level object to a control id; C(match) is a name pattern
-        (fnmatch) or C(hook:<hook>) for base chains of that hook.
-    type: list
-    elements: dict
-    default: []
-  default_control:
-    description: Control of changed objects no entry of O(controls) matches.
-    type: str
   backup_file:
     description:
-      - Before loading, write an nft script that restores the previous table exactly (or removes the table when
-        it did not exist) to this path, mode C(0600), checked with C(nft -c). M(aisec.gpu_host.safe_apply) loads it
-        when the change is not confirmed.
+      - Outside check mode, write an nft script that restores the table exactly as it was before this call (or
+        removes the table when it did not exist) to this path, mode C(0600), checked with C(nft -c). It is written on
+        every call, also when nothing changes, so that a M(aisec.gpu_host.safe_apply) guard armed before the call
+        restores exactly this state, never an older copy.
     type: path
 extends_documentation_fragment:
+  - aisec.gpu_host.nft
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -102,8 +83,8 @@ changed_controls:
   type: list
   elements: str
 backup_file:
-  description: Path of the restorable copy of the previous table, when one was written.
-  returned: changed and O(backup_file) is set
+  description: Path of the restorable copy of the previous table.
+  returned: outside check mode, when O(backup_file) is set
   type: str
 """
 
@@ -144,16 +125,13 @@ def main():
         result = nft.compare(live, desired, p["controls"], p["default_control"], family, name)
         diff = {"before": live or "", "after": desired, "before_header": "live: %s %s" % (family, name),
                 "after_header": "desired: %s %s" % (family, name)}
-        if not result["changed"] or module.check_mode:
+        if module.check_mode:
             module.exit_json(changed=result["changed"], changed_objects=result["changed_objects"],
                              changed_controls=result["changed_controls"], diff=diff)
-        tmp = module.tmpdir
-        script = os.path.join(tmp, "apply.nft")
-        with open(script, "w") as handle:
-            handle.write(ruleset)
-        nft.check_script(script)
         extra = {}
         if p["backup_file"]:
+            # Always, also when nothing changes: a guard armed before this call must restore the table exactly as
+            # it was right before it, never an older copy.
             backup = p["backup_file"]
             os.makedirs(os.path.dirname(backup), mode=0o700, exist_ok=True)
             staged = backup + ".new"
@@ -166,6 +144,12 @@ def main():
             nft.check_script(staged)
             os.rename(staged, backup)
             extra["backup_file"] = backup
+        if not result["changed"]:
+            module.exit_json(changed=False, changed_objects=[], changed_controls=[], diff=diff, **extra)
+        script = os.path.join(module.tmpdir, "apply.nft")
+        with open(script, "w") as handle:
+            handle.write(ruleset)
+        nft.check_script(script)
         nft.load(script)
         after = nft.live_listing(family, name)
         if after != desired:
